@@ -1,0 +1,60 @@
+import { join } from 'node:path';
+import type { z } from 'zod';
+import { readIfExists, writeFileAtomic } from '../core/files.js';
+import type { UsageRow } from '../llm/usage.js';
+
+export interface Artifact<T> {
+  output: T;
+  /** Model usage spent producing it (kept so a resumed run still accounts for it). */
+  usage: UsageRow[];
+}
+
+/**
+ * The run store: a directory of stage artifacts under keys derived from their inputs. Writes are
+ * atomic, so an artifact is either whole or absent; resuming skips every artifact that exists.
+ */
+export class RunStore {
+  readonly root: string;
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  path(key: string): string {
+    return join(this.root, `${key}.json`);
+  }
+
+  async get<S extends z.ZodType>(key: string, schema: S): Promise<Artifact<z.infer<S>> | undefined> {
+    const text = await readIfExists(this.path(key));
+    if (text === undefined) return undefined;
+    let parsed: { output: unknown; usage: UsageRow[] };
+    try {
+      parsed = JSON.parse(text) as { output: unknown; usage: UsageRow[] };
+    } catch {
+      return undefined; // cannot happen with atomic writes; treat as absent and redo the work
+    }
+    const result = schema.safeParse(parsed.output);
+    return result.success ? { output: result.data as z.infer<S>, usage: parsed.usage } : undefined;
+  }
+
+  async put<T>(key: string, artifact: Artifact<T>): Promise<void> {
+    await writeFileAtomic(this.path(key), JSON.stringify(artifact));
+  }
+
+  /** Returns the stored artifact, or computes, stores and returns it. */
+  async memo<S extends z.ZodType>(key: string, schema: S, compute: () => Promise<Artifact<z.infer<S>>>): Promise<Artifact<z.infer<S>>> {
+    const hit = await this.get(key, schema);
+    if (hit) return hit;
+    const fresh = await compute();
+    await this.put(key, { output: schema.parse(fresh.output), usage: fresh.usage });
+    return fresh;
+  }
+}
+
+export const keys = {
+  user: (pid: number) => `users/${pid}/user`,
+  preferences: (pid: number) => `users/${pid}/preferences`,
+  plan: (pid: number) => `users/${pid}/plan`,
+  session: (pid: number, sid: string) => `users/${pid}/sessions/${sid}`,
+  question: (pid: number, prefId: string) => `users/${pid}/questions/${prefId}`,
+  filler: (index: number) => `filler/${index}`,
+};
