@@ -4,6 +4,7 @@ import { definePrompt } from './contract.js';
 import { type BankEntry, offlineBank, statementKey } from './offline/bank.js';
 import { sensitiveLabel } from './offline/sessions.js';
 import { fill, firstPerson } from './offline/text.js';
+import { BLIND_HEURISTICS, blindHeuristics } from './lexical.js';
 import { PersonaBrief, briefText } from './shared.js';
 
 export const QuestionInput = z.object({
@@ -76,10 +77,38 @@ export const questionPrompt = definePrompt({
   simulate: (input, rng) => simulateQuestion(input, rng),
 });
 
-function alternative(entry: BankEntry, rng: Rng, field: 'answer' | 'others_answer'): string {
+/** Replies of other preferences of the same topic: plausible, on-topic, and wrong for this user. */
+function neighbours(entry: BankEntry, rng: Rng, pick: (e: BankEntry) => string[]): string[] {
   const same = (offlineBank().byTopic.get(entry.topic) ?? []).filter((e) => e.id !== entry.id);
-  const other = same.length > 0 ? rng.pick(same) : entry;
-  return other[field];
+  return rng.sample(same, 3).flatMap(pick);
+}
+
+/**
+ * Picks distractors so that no blind heuristic can find the gold more often than chance: for each
+ * heuristic (longest, shortest, query overlap, odd one out) a seeded coin (p = 1/4) says whether it
+ * should land on the gold in this question, and the combination of candidates that agrees with the
+ * most coins wins. Balance by construction, not by padding text.
+ */
+function balancedDistractors(query: string, gold: string, mandatory: string[], pool: string[], rng: Rng): string[] {
+  const want = BLIND_HEURISTICS.map(() => rng.chance(0.25));
+  const extras = [...new Set(pool)].filter((x) => x !== gold && !mandatory.includes(x));
+  const free = 3 - mandatory.length;
+  const combos: string[][] = [];
+  const choose = (start: number, acc: string[]) => {
+    if (acc.length === free) return void combos.push(acc);
+    for (let i = start; i < extras.length; i++) choose(i + 1, [...acc, extras[i]!]);
+  };
+  choose(0, []);
+  let best: string[][] = [];
+  let bestScore = -1;
+  for (const combo of combos) {
+    const options = [gold, ...mandatory, ...combo];
+    const votes = blindHeuristics(query, options);
+    const score = BLIND_HEURISTICS.reduce((n, h, i) => n + ((votes[h] === 0) === want[i] ? 1 : 0), 0);
+    if (score > bestScore) [best, bestScore] = [[combo], score];
+    else if (score === bestScore) best.push(combo);
+  }
+  return [...mandatory, ...(best.length ? rng.pick(best) : extras.slice(0, free))];
 }
 
 function simulateQuestion(input: QuestionInput, rng: Rng): QuestionOutput {
@@ -88,34 +117,31 @@ function simulateQuestion(input: QuestionInput, rng: Rng): QuestionOutput {
   const key = input.mode === 'updated' && input.previous ? input.previous : input.preference;
   const hit = bank.byStatement.get(statementKey(key));
   if (!hit) return unknownPreferenceQuestion(input);
-  const e = hit.entry;
+  const e = hit.entry as BankEntry & { alt_answer?: string; others_alt_answer?: string; others_opposite_answer?: string };
   const person = input.person ?? 'my friend';
   const p = (s: string) => fill(s, { person });
-  const alt = (e as BankEntry & { alt_answer?: string }).alt_answer ?? alternative(e, rng, 'answer');
+  const alts = [e.alt_answer].filter((x): x is string => Boolean(x));
   let query = e.query;
   let gold: string;
-  let wrong: string[];
+  let mandatory: string[];
+  let pool: string[];
   if (input.who === 'others') {
-    const x = e as BankEntry & { others_alt_answer?: string; others_opposite_answer?: string };
     query = p(e.others_query);
-    gold = p(e.others_answer);
-    wrong = [
-      p(e.others_generic_answer),
-      p(x.others_opposite_answer ?? alternative(e, rng.child('o1'), 'others_answer')),
-      p(x.others_alt_answer ?? alternative(e, rng.child('o2'), 'others_answer')),
-    ];
-    if (input.mode === 'forget') [gold, wrong] = [p(e.others_generic_answer), [p(e.others_answer), ...wrong.slice(1)]];
-  } else if (input.mode === 'updated') {
-    gold = e.opposite_answer;
-    wrong = [e.answer, e.generic_answer, alt];
-  } else if (input.mode === 'forget') {
-    gold = e.generic_answer;
-    wrong = [e.answer, e.opposite_answer, alt];
+    const own = [e.others_opposite_answer, e.others_alt_answer].filter((x): x is string => Boolean(x)).map(p);
+    const near = neighbours(e, rng.child('near'), (n) => [p(n.others_answer)]);
+    if (input.mode === 'forget') {
+      [gold, mandatory, pool] = [p(e.others_generic_answer), [p(e.others_answer)], [...own, ...near]];
+    } else {
+      [gold, mandatory, pool] = [p(e.others_answer), [p(e.others_generic_answer)], [...own, ...near]];
+    }
   } else {
-    gold = e.answer;
-    wrong = [e.opposite_answer, e.generic_answer, alt];
+    const near = neighbours(e, rng.child('near'), (n) => [n.answer, n.opposite_answer]);
+    if (input.mode === 'updated') [gold, mandatory, pool] = [e.opposite_answer, [e.answer], [e.generic_answer, ...alts, ...near]];
+    else if (input.mode === 'forget') [gold, mandatory, pool] = [e.generic_answer, [e.answer], [e.opposite_answer, ...alts, ...near]];
+    else [gold, mandatory, pool] = [e.answer, [e.generic_answer], [e.opposite_answer, ...alts, ...near]];
   }
-  if (input.feedback) query = rng.pick(['', 'Quick question: ', 'Be honest: ', 'One more thing: ']) + query;
+  if (input.feedback) query = rng.pick(['Quick question: ', 'Be honest: ', 'One more thing: ', 'Thinking ahead: ']) + query;
+  const wrong = balancedDistractors(query, gold, mandatory, pool, rng.child('balance'));
   return {
     user_query: query,
     topic_query: bank.topics.get(e.topic)?.label ?? input.topic_label,

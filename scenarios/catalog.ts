@@ -122,7 +122,9 @@ export function closestTopics(catalog: Catalog, label: string, n = 3): string[] 
   const key = normalizeLabel(label);
   const scored = [...catalog.aliases].map(([alias, id]) => ({ id, d: levenshtein(key, alias) }));
   scored.sort((a, b) => a.d - b.d || a.id.localeCompare(b.id));
-  return [...new Set(scored.map((s) => s.id))].slice(0, n);
+  const best = scored[0]?.d ?? 0;
+  // Only suggestions about as close as the best one: a list of far-off topics helps nobody.
+  return [...new Set(scored.filter((s) => s.d <= best + 2).map((s) => s.id))].slice(0, n);
 }
 
 export interface CatalogProblem {

@@ -5,6 +5,7 @@ import { o200k } from '../core/tokenizer.js';
 import { validateDataset } from '../dataset/validate.js';
 import { LlmError } from '../llm/types.js';
 import { generate, resume } from './generate.js';
+import { registerScenariosCommand } from './scenarios-command.js';
 
 const int = (name: string) => (value: string) => {
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`Expected \`${name}\` to be an integer, got ${value}`);
@@ -110,6 +111,8 @@ export function buildProgram(): Command {
       if (!report.ok) process.exitCode = 1;
     });
 
+  registerScenariosCommand(program);
+  // commands: each feature registers its own (one import above, one call here)
   return program;
 }
 

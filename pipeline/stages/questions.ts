@@ -2,7 +2,6 @@ import { z } from 'zod';
 import {
   META_PATTERNS,
   alignJudgePrompt,
-  blindHeuristics,
   blindJudgePrompt,
   contentWords,
   leakJudgePrompt,
@@ -164,16 +163,23 @@ function ruleChecks(draft: QuestionOutput, preference: string, previous: string 
     judge: 'rules',
     ...(leaked.length ? { reason: `query shares ${leaked.join(', ')}` } : {}),
   });
-  const votes = blindHeuristics(draft.user_query, options);
-  const onGold = Object.entries(votes)
-    .filter(([, v]) => v === 0)
-    .map(([k]) => k);
-  // A single heuristic landing on the gold is chance; two agreeing is a signal a solver can use.
+  // Length is the cue blind solvers exploit most (the published data's gold is the uniquely longest
+  // option in 44.7% of rows): a gold clearly longer or shorter than every distractor fails. Weaker
+  // signals are left to chance: rejecting every draft a heuristic happens to solve would push that
+  // heuristic below chance, which leaks just as much.
+  const sorted = [...counts].sort((a, b) => a - b);
+  const gold = counts[0]!;
+  const longest = gold === sorted[3] && gold >= 1.2 * sorted[2]!;
+  const shortest = gold === sorted[0] && gold * 1.2 <= sorted[1]!;
   checks.push({
     filter: 'blind_solvability',
-    passed: onGold.length < 2,
+    passed: !longest && !shortest,
     judge: 'rules',
-    ...(onGold.length >= 2 ? { reason: `blind heuristics pick the gold: ${onGold.join(', ')}` } : {}),
+    ...(longest
+      ? { reason: 'the gold is clearly the longest option' }
+      : shortest
+        ? { reason: 'the gold is clearly the shortest option' }
+        : {}),
   });
   return checks;
 }
