@@ -117,7 +117,7 @@ function simulateQuestion(input: QuestionInput, rng: Rng): QuestionOutput {
   const key = input.mode === 'updated' && input.previous ? input.previous : input.preference;
   const hit = bank.byStatement.get(statementKey(key));
   if (!hit) return unknownPreferenceQuestion(input);
-  const e = hit.entry as BankEntry & { alt_answer?: string; others_alt_answer?: string; others_opposite_answer?: string };
+  const e = hit.entry;
   const person = input.person ?? 'my friend';
   const p = (s: string) => fill(s, { person });
   const alts = [e.alt_answer].filter((x): x is string => Boolean(x));

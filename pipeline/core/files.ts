@@ -3,16 +3,18 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /**
- * Writes a file atomically: a temp file in the same directory, fsync, then rename. A reader sees
- * the old file or the whole new one, never half of it, whatever kills the process.
+ * Writes a file atomically: a temp file in the same directory, then rename. A reader sees the old
+ * file or the whole new one, never half of it, whatever kills the process. `durable` adds an fsync
+ * before the rename, which only matters if the machine itself loses power; run-store artifacts skip
+ * it (they are cheap to redo), dataset files keep it.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array, options: { durable?: boolean } = {}): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(tmp, 'w');
   try {
     await handle.writeFile(data);
-    await handle.sync();
+    if (options.durable !== false) await handle.sync();
   } finally {
     await handle.close();
   }

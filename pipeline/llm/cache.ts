@@ -24,6 +24,6 @@ export class ResponseCache {
   }
 
   async set(key: string, response: LlmResponse): Promise<void> {
-    await writeFileAtomic(this.path(key), JSON.stringify(response));
+    await writeFileAtomic(this.path(key), JSON.stringify(response), { durable: false });
   }
 }

@@ -115,14 +115,16 @@ export class LlmClient {
       task: provider.name === 'offline' ? task : { promptId: task.promptId, promptVersion: task.promptVersion },
     });
     const meta = { stage: run.stage, provider: provider.name, model: request.model };
-    const cached = await this.options.cache.get(key);
+    // Offline answers cost nothing to recompute: caching them would only add file writes.
+    const cacheable = provider.name !== 'offline';
+    const cached = cacheable ? await this.options.cache.get(key) : undefined;
     if (cached) {
       run.ledger.record(meta, cached.usage, true);
       return cached;
     }
     if (run.signal?.aborted) throw new LlmError('aborted', 'the call was aborted before it started');
     const response = await provider.complete(request, { signal: run.signal });
-    await this.options.cache.set(key, response);
+    if (cacheable) await this.options.cache.set(key, response);
     run.ledger.record(meta, response.usage, false);
     return response;
   }

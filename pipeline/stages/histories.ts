@@ -47,14 +47,28 @@ export function timeline(sessions: readonly Session[], rng: Rng): Session[] {
  * like evidence for or against that preference.
  */
 export function fillerConflicts(filler: FillerConversation, preferences: readonly Preference[]): boolean {
-  const words = new Set(filler.messages.flatMap((m) => contentWords(m.content)));
-  return preferences.some((p) => {
-    if (p.topic === filler.topic) return true;
-    const pw = new Set([...contentWords(p.statement), ...(p.update ? contentWords(p.update) : [])]);
-    let shared = 0;
-    for (const w of pw) if (words.has(w)) shared++;
-    return pw.size > 0 && shared >= Math.max(2, Math.ceil(pw.size * 0.6));
-  });
+  return conflictCheck(preferences)(filler);
+}
+
+const fillerWords = new WeakMap<FillerConversation, Set<string>>();
+
+/** A reusable conflict test for one user: preference words computed once, filler words cached. */
+export function conflictCheck(preferences: readonly Preference[]): (filler: FillerConversation) => boolean {
+  const topics = new Set(preferences.map((p) => p.topic));
+  const prefWords = preferences.map((p) => new Set([...contentWords(p.statement), ...(p.update ? contentWords(p.update) : [])]));
+  return (filler) => {
+    if (topics.has(filler.topic)) return true;
+    let words = fillerWords.get(filler);
+    if (!words) {
+      words = new Set(filler.messages.flatMap((m) => contentWords(m.content)));
+      fillerWords.set(filler, words);
+    }
+    return prefWords.some((pw) => {
+      let shared = 0;
+      for (const w of pw) if (words.has(w)) shared++;
+      return pw.size > 0 && shared >= Math.max(2, Math.ceil(pw.size * 0.6));
+    });
+  };
 }
 
 export interface Placement {
@@ -123,7 +137,8 @@ export function buildHistory(
 
   // Filler: eligible conversations in a per-user order, greedily while they fit.
   const fillRng = ctx.rng('user', id, 'filler', size);
-  const eligible = fillRng.shuffle(input.filler.filter((f) => !fillerConflicts(f, input.preferences)));
+  const conflicts = conflictCheck(input.preferences);
+  const eligible = fillRng.shuffle(input.filler.filter((f) => !conflicts(f)));
   const fillers: FillerConversation[] = [];
   let fillerTokens = 0;
   for (const f of eligible) {

@@ -37,7 +37,7 @@ export class RunStore {
   }
 
   async put<T>(key: string, artifact: Artifact<T>): Promise<void> {
-    await writeFileAtomic(this.path(key), JSON.stringify(artifact));
+    await writeFileAtomic(this.path(key), JSON.stringify(artifact), { durable: false });
   }
 
   /** Returns the stored artifact, or computes, stores and returns it. */

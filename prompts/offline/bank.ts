@@ -33,6 +33,11 @@ export const BankEntry = z.object({
   others_query: z.string().includes('{person}'),
   others_answer: words(15, 60),
   others_generic_answer: words(15, 60),
+  /** A reply to `query` fitting a different plausible taste (neither this one nor its opposite). */
+  alt_answer: words(15, 60).optional(),
+  /** Replies to `others_query` fitting the opposite, and a different plausible taste. */
+  others_opposite_answer: words(15, 60).optional(),
+  others_alt_answer: words(15, 60).optional(),
 });
 export type BankEntry = z.infer<typeof BankEntry>;
 
