@@ -151,7 +151,7 @@ export function composeSession(spec: SessionSpec, rng: Rng): Msg[] {
     { role: 'assistant', content: f(rng.pick(t.acks)) },
   ];
   const wrapper = rng.pick(t.wrappers);
-  const advice = paragraphs(spec.topic, rng, spec.task_type === 'knowledge_query' || spec.task_type === 'trouble_consult' ? 2 : 1);
+  const advice = paragraphs(spec.topic, rng, spec.task_type === 'knowledge_query' || spec.task_type === 'trouble_consult' ? 3 : 2);
 
   if (spec.task_type === 'translation' && t.phrasebook) {
     const book = t.phrasebook[language] ?? Object.values(t.phrasebook)[0] ?? [];
