@@ -47,19 +47,25 @@ function uniqueMax(values: readonly number[]): number | null {
 export type BlindHeuristic = 'longest' | 'shortest' | 'query_overlap' | 'odd_one_out';
 export const BLIND_HEURISTICS: readonly BlindHeuristic[] = ['longest', 'shortest', 'query_overlap', 'odd_one_out'];
 
-/** What each no-history heuristic picks (an option index, or null when it cannot decide). */
-export function blindHeuristics(query: string, options: readonly string[]): Record<BlindHeuristic, number | null> {
+/** Each heuristic's score of each option: the heuristic picks the option with the unique highest score. */
+export function heuristicScores(query: string, options: readonly string[]): Record<BlindHeuristic, number[]> {
   const lengths = options.map((o) => o.length);
   const q = contentWords(query);
   const words = options.map(contentWords);
   const overlap = words.map((w) => jaccard(w, q));
   // Odd one out: the option least similar to the other three.
   const meanSim = words.map((w, i) => words.reduce((sum, v, j) => (i === j ? sum : sum + jaccard(w, v)), 0) / (words.length - 1));
+  return { longest: lengths, shortest: lengths.map((l) => -l), query_overlap: overlap, odd_one_out: meanSim.map((x) => -x) };
+}
+
+/** What each no-history heuristic picks (an option index, or null when it cannot decide). */
+export function blindHeuristics(query: string, options: readonly string[]): Record<BlindHeuristic, number | null> {
+  const s = heuristicScores(query, options);
   return {
-    longest: uniqueMax(lengths),
-    shortest: uniqueMax(lengths.map((l) => -l)),
-    query_overlap: Math.max(...overlap) > 0 ? uniqueMax(overlap) : null,
-    odd_one_out: uniqueMax(meanSim.map((s) => -s)),
+    longest: uniqueMax(s.longest),
+    shortest: uniqueMax(s.shortest),
+    query_overlap: Math.max(...s.query_overlap) > 0 ? uniqueMax(s.query_overlap) : null,
+    odd_one_out: uniqueMax(s.odd_one_out),
   };
 }
 

@@ -4,7 +4,7 @@ import { definePrompt } from './contract.js';
 import { type BankEntry, offlineBank, statementKey } from './offline/bank.js';
 import { sensitiveLabel } from './offline/sessions.js';
 import { fill, firstPerson } from './offline/text.js';
-import { BLIND_HEURISTICS, blindHeuristics } from './lexical.js';
+import { BLIND_HEURISTICS, heuristicScores } from './lexical.js';
 import { PersonaBrief, briefText } from './shared.js';
 
 export const QuestionInput = z.object({
@@ -80,17 +80,25 @@ export const questionPrompt = definePrompt({
 /** Replies of other preferences of the same topic: plausible, on-topic, and wrong for this user. */
 function neighbours(entry: BankEntry, rng: Rng, pick: (e: BankEntry) => string[]): string[] {
   const same = (offlineBank().byTopic.get(entry.topic) ?? []).filter((e) => e.id !== entry.id);
-  return rng.sample(same, 3).flatMap(pick);
+  return rng.sample(same, 6).flatMap(pick);
 }
 
 /**
- * Picks distractors so that no blind heuristic can find the gold more often than chance: for each
- * heuristic (longest, shortest, query overlap, odd one out) a seeded coin (p = 1/4) says whether it
- * should land on the gold in this question, and the combination of candidates that agrees with the
- * most coins wins. Balance by construction, not by padding text.
+ * Picks distractors so that no blind heuristic finds the gold more or less often than chance: for
+ * each heuristic (longest, shortest, query overlap, odd one out) a seeded draw gives the rank the
+ * gold should take among the four options (uniform over 1st..4th), and the combination of candidates
+ * closest to those ranks wins. Uniform ranks make every heuristic right one time in four, and
+ * "anything but what the heuristic picks" no better. Balance by construction, not by padding text.
  */
 function balancedDistractors(query: string, gold: string, mandatory: string[], pool: string[], rng: Rng): string[] {
-  const want = BLIND_HEURISTICS.map(() => rng.chance(0.25));
+  // One draw for length (the gold's rank from the longest; shortest is its mirror), one per other heuristic.
+  const lengthRank = rng.int(4);
+  const targets: Record<(typeof BLIND_HEURISTICS)[number], number> = {
+    longest: lengthRank,
+    shortest: 3 - lengthRank,
+    query_overlap: rng.int(4),
+    odd_one_out: rng.int(4),
+  };
   const extras = [...new Set(pool)].filter((x) => x !== gold && !mandatory.includes(x));
   const free = 3 - mandatory.length;
   const combos: string[][] = [];
@@ -100,13 +108,17 @@ function balancedDistractors(query: string, gold: string, mandatory: string[], p
   };
   choose(0, []);
   let best: string[][] = [];
-  let bestScore = -1;
+  let bestCost = Infinity;
   for (const combo of combos) {
-    const options = [gold, ...mandatory, ...combo];
-    const votes = blindHeuristics(query, options);
-    const score = BLIND_HEURISTICS.reduce((n, h, i) => n + ((votes[h] === 0) === want[i] ? 1 : 0), 0);
-    if (score > bestScore) [best, bestScore] = [[combo], score];
-    else if (score === bestScore) best.push(combo);
+    const scores = heuristicScores(query, [gold, ...mandatory, ...combo]);
+    // Length first (the cue solvers exploit most), then odd one out, then query overlap.
+    const miss = (h: (typeof BLIND_HEURISTICS)[number]) => {
+      const s = scores[h];
+      return Math.abs(s.filter((x) => x > s[0]!).length - targets[h]); // rank 0 = the heuristic's pick
+    };
+    const cost = 16 * miss('longest') + 4 * miss('odd_one_out') + miss('query_overlap');
+    if (cost < bestCost) [best, bestCost] = [[combo], cost];
+    else if (cost === bestCost) best.push(combo);
   }
   return [...mandatory, ...(best.length ? rng.pick(best) : extras.slice(0, free))];
 }

@@ -5,3 +5,4 @@ export type { ConfigResult, LoadConfigOptions } from './load.js';
 export { readEnv } from './env.js';
 export type { Env } from './env.js';
 export { sizeTokens, sortSizes } from './sizes.js';
+export { SCHEDULING_FIELDS, datasetConfig } from './scheduling.js';

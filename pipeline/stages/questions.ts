@@ -247,7 +247,11 @@ export async function questionStage(
       });
     }
     if (checks.every((c) => c.passed)) {
-      const align = await ctx.llm.run(alignJudgePrompt, { mode, preference: tested, previous, query: draft.user_query, options }, frun);
+      const align = await ctx.llm.run(
+        alignJudgePrompt,
+        { mode, preference: tested, previous, sensitive_value: p.sensitive?.value ?? null, query: draft.user_query, options },
+        frun,
+      );
       const goldFits = align.fits[gold] === true;
       const contaminated = align.fits.flatMap((f, i) => (f && i !== gold ? [LETTERS[i]] : []));
       checks.push({
