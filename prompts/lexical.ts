@@ -14,7 +14,19 @@ export function stem(word: string): string {
     .slice(0, 8);
 }
 
+const memo = new Map<string, string[]>();
+
+/** Content words of a text, stemmed. Memoised: the same bank answers are scored again and again. */
 export function contentWords(text: string): string[] {
+  const hit = memo.get(text);
+  if (hit) return hit;
+  if (memo.size >= 50_000) memo.clear();
+  const words = computeContentWords(text);
+  memo.set(text, words);
+  return words;
+}
+
+function computeContentWords(text: string): string[] {
   const out: string[] = [];
   for (const w of text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? []) {
     const clean = w.replace(/'s$|'/g, '');
