@@ -43,8 +43,15 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   const merged = deepMerge(fromFile, (options.overrides ?? {}) as Record<string, unknown>);
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) {
-    const { field, message } = describeZodIssue(parsed.error);
-    const issuePath = parsed.error.issues[0]?.path ?? [];
+    const issue = parsed.error.issues[0];
+    let { field, message } = describeZodIssue(parsed.error);
+    let issuePath: PropertyKey[] = issue?.path ?? [];
+    // An unknown key is reported against its parent object: name the key itself.
+    if (issue?.code === 'unrecognized_keys' && issue.keys[0] !== undefined) {
+      issuePath = [...issuePath, issue.keys[0]];
+      field = issuePath.map(String).join('.');
+      message = `unknown field${issue.keys.length > 1 ? `s ${issue.keys.map((k) => `\`${k}\``).join(', ')}` : ''}`;
+    }
     const inFile = file !== undefined && hasPath(fromFile, issuePath) && !hasPath(options.overrides ?? {}, issuePath);
     if (inFile) throw new InputError({ file, line: locate(issuePath), field }, message);
     throw new PersonagenError('bad_config', `${field ? `\`${field}\`` : 'config'}: ${message}`);

@@ -36,8 +36,9 @@ export function timeline(sessions: readonly Session[], rng: Rng): Session[] {
     const pos = immediately ? at + 1 : at + 1 + rng.int(order.length - at);
     order.splice(pos, 0, s);
   };
-  for (const s of sorted) if (s.purpose === 'forget') after(s, true);
   for (const s of sorted) if (s.purpose === 'update' || s.purpose === 'repeat') after(s, false);
+  // Forget requests last, so that no later insertion lands between one and what it forgets.
+  for (const s of sorted) if (s.purpose === 'forget') after(s, true);
   return order;
 }
 
@@ -148,8 +149,10 @@ export function buildHistory(
     }
   }
   // Each filler goes into one of the gaps between sessions (never inside one).
+  // Never right before a forget request, which must follow what it forgets.
   const gaps: FillerConversation[][] = Array.from({ length: kept.length + 1 }, () => []);
-  for (const f of fillers) gaps[fillRng.int(gaps.length)]!.push(f);
+  const open = gaps.map((_, i) => i).filter((i) => kept[i]?.purpose !== 'forget');
+  for (const f of fillers) gaps[open[fillRng.int(open.length)]!]!.push(f);
 
   const chat: ChatMessage[] = [{ role: 'system', content: system }];
   const ranges: Record<string, [number, number]> = {};

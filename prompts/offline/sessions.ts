@@ -81,7 +81,16 @@ export function sensitiveLabel(field: string): string {
 }
 
 /** Implicit cue sentences that reveal the session's preference (or a plain fallback). */
+const SENSITIVE_CONTEXT = [
+  'I am finally sorting out the paperwork for the new flat this week.',
+  'The forms for the clinic registration are due on Friday and I keep putting them off.',
+  'My bank asked me to update my details before the end of the month.',
+  'HR sent over the onboarding forms and I want to get them back today.',
+];
+
 function cuesFor(spec: SessionSpec): string[] {
+  // A sensitive item is shared as a value in context (added to the material), not as a taste.
+  if (spec.sensitive) return SENSITIVE_CONTEXT;
   const bank = offlineBank();
   const hit = bank.byStatement.get(statementKey(spec.preference));
   const person = spec.person ?? 'a friend';
