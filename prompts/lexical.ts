@@ -40,9 +40,19 @@ export function wordCount(text: string): number {
   return text.trim().split(/\s+/).filter(Boolean).length;
 }
 
+const sets = new WeakMap<readonly string[], Set<string>>();
+const asSet = (words: readonly string[]): Set<string> => {
+  let set = sets.get(words);
+  if (!set) {
+    set = new Set(words);
+    sets.set(words, set);
+  }
+  return set;
+};
+
 function jaccard(a: readonly string[], b: readonly string[]): number {
-  const A = new Set(a);
-  const B = new Set(b);
+  const A = asSet(a);
+  const B = asSet(b);
   if (A.size === 0 && B.size === 0) return 0;
   let inter = 0;
   for (const x of A) if (B.has(x)) inter++;

@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
+/** Directories this process has made: one mkdir per directory, not one per write. */
+const madeDirs = new Set<string>();
+
 /**
  * Writes a file atomically: a temp file in the same directory, then rename. A reader sees the old
  * file or the whole new one, never half of it, whatever kills the process. `durable` adds an fsync
@@ -9,9 +12,21 @@ import { dirname, join } from 'node:path';
  * it (they are cheap to redo), dataset files keep it.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: { durable?: boolean } = {}): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  const dir = dirname(path);
+  if (!madeDirs.has(dir)) {
+    await mkdir(dir, { recursive: true });
+    madeDirs.add(dir);
+  }
   const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(tmp, 'w');
+  let handle;
+  try {
+    handle = await open(tmp, 'w');
+  } catch (error) {
+    // The directory was removed since we made it (tests, a user cleaning up): make it again.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    await mkdir(dir, { recursive: true });
+    handle = await open(tmp, 'w');
+  }
   try {
     await handle.writeFile(data);
     if (options.durable !== false) await handle.sync();

@@ -15,8 +15,20 @@ export interface Artifact<T> {
  */
 export class RunStore {
   readonly root: string;
+  /**
+   * Recently read or written artifacts, parsed: a user's profile and preferences are read by every
+   * one of their sessions and questions. Bounded, and only ever holds what is on disk.
+   */
+  private readonly recent = new Map<string, Artifact<unknown>>();
+  private static readonly RECENT_MAX = 4096;
+
   constructor(root: string) {
     this.root = root;
+  }
+
+  private remember(key: string, artifact: Artifact<unknown>): void {
+    if (this.recent.size >= RunStore.RECENT_MAX) this.recent.delete(this.recent.keys().next().value as string);
+    this.recent.set(key, artifact);
   }
 
   path(key: string): string {
@@ -24,6 +36,9 @@ export class RunStore {
   }
 
   async get<S extends z.ZodType>(key: string, schema: S): Promise<Artifact<z.infer<S>> | undefined> {
+    // Already validated against this key's schema when it was read or written; callers never mutate it.
+    const known = this.recent.get(key);
+    if (known) return known as Artifact<z.infer<S>>;
     const text = await readIfExists(this.path(key));
     if (text === undefined) return undefined;
     let parsed: { output: unknown; usage: UsageRow[] };
@@ -33,11 +48,15 @@ export class RunStore {
       return undefined; // cannot happen with atomic writes; treat as absent and redo the work
     }
     const result = schema.safeParse(parsed.output);
-    return result.success ? { output: result.data as z.infer<S>, usage: parsed.usage } : undefined;
+    if (!result.success) return undefined;
+    const artifact = { output: result.data as z.infer<S>, usage: parsed.usage };
+    this.remember(key, artifact);
+    return artifact;
   }
 
   async put<T>(key: string, artifact: Artifact<T>): Promise<void> {
     await writeFileAtomic(this.path(key), JSON.stringify(artifact), { durable: false });
+    this.remember(key, artifact as Artifact<unknown>);
   }
 
   /** Returns the stored artifact, or computes, stores and returns it. */
