@@ -111,12 +111,12 @@ function balancedDistractors(query: string, gold: string, mandatory: string[], p
   let bestCost = Infinity;
   for (const combo of combos) {
     const scores = heuristicScores(query, [gold, ...mandatory, ...combo]);
-    // Length first (the cue solvers exploit most), then odd one out, then query overlap.
+    // Length first (the cue solvers exploit most), then query overlap, then odd one out.
     const miss = (h: (typeof BLIND_HEURISTICS)[number]) => {
       const s = scores[h];
       return Math.abs(s.filter((x) => x > s[0]!).length - targets[h]); // rank 0 = the heuristic's pick
     };
-    const cost = 16 * miss('longest') + 4 * miss('odd_one_out') + miss('query_overlap');
+    const cost = 16 * miss('longest') + 8 * miss('query_overlap') + 2 * miss('odd_one_out');
     if (cost < bestCost) [best, bestCost] = [[combo], cost];
     else if (cost === bestCost) best.push(combo);
   }

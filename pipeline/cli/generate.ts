@@ -1,12 +1,15 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { type Config, type ConfigInput, loadConfig } from '../config/index.js';
+import { type Config, type ConfigInput, datasetConfig, loadConfig } from '../config/index.js';
 import { PersonagenError } from '../core/errors.js';
 import { canonicalJson } from '../core/hash.js';
 import { readIfExists, writeFileAtomic } from '../core/files.js';
 import { writeDataset } from '../dataset/write.js';
 import { type RuntimeOptions, STORE_DIR, createRuntime } from '../engine/runtime.js';
+import { runBullmq, storableConfig, withoutScheduling } from '../executors/bullmq.js';
 import { runLocal } from '../executors/local.js';
+import { openCostMeter } from '../cost/budget.js';
+import { withBatching } from '../llm/batch.js';
 import { progressBar } from './progress.js';
 
 export interface GenerateOptions {
@@ -26,14 +29,15 @@ export interface GenerateResult {
   /** Model calls this invocation made (0 when everything came from the run store or cache). */
   model_calls: number;
   cache_hits: number;
+  /** USD this invocation spent on model calls, at list prices (0 on the offline provider). */
+  spent_usd: number;
   seconds: number;
   warnings: string[];
 }
 
 /** Fields that change scheduling, not data: a resumed run may change them freely. */
 function dataConfig(config: Config): unknown {
-  const { concurrency: _c, out: _o, ...rest } = config;
-  return rest;
+  return datasetConfig(config);
 }
 
 /** Remembers the run's config in its store, and refuses to mix a different one into it. */
@@ -72,14 +76,18 @@ export async function runConfig(
 ): Promise<GenerateResult> {
   const dir = resolve(options.cwd, config.out);
   await mkdir(dir, { recursive: true });
-  const rt = createRuntime(config, dir, options.runtime);
-  await guardStore(dir, config);
+  const rt = createRuntime(config, dir, withBatching(config, dir, options.runtime));
+  await guardStore(dir, storableConfig(config));
+  // Counts spend and enforces --max-cost before every model call (see pipeline/cost/budget.ts).
+  const meter = await openCostMeter(rt);
   const bar = progressBar(options.progress);
-  await runLocal(rt, {
-    signal: options.signal,
-    onProgress: (p) => bar.update('generate', p.done, p.total, `calls ${rt.session.modelCalls}`),
-  });
-  const written = await writeDataset(rt, (pid) => bar.update('write   ', pid + 1, config.users));
+  const onProgress = (p: { done: number; total: number }) =>
+    bar.update('generate', p.done, p.total, `calls ${rt.session.modelCalls}, ${meter.describe(p.done, p.total)}`);
+  if (config.executor === 'bullmq') await runBullmq(rt, { signal: options.signal, onProgress, log: options.log });
+  else await runLocal(rt, { signal: options.signal, onProgress });
+  await meter.close();
+  // The executor is scheduling, not data: both executors write the same manifest.
+  const written = await writeDataset({ ...rt, config: withoutScheduling(config) }, (pid) => bar.update('write   ', pid + 1, config.users));
   bar.end();
   const rows = rt.session.snapshot();
   return {
@@ -88,6 +96,7 @@ export async function runConfig(
     questions: written.questions,
     model_calls: rt.session.modelCalls,
     cache_hits: rows.reduce((n, r) => n + r.cacheHits, 0),
+    spent_usd: meter.spentHere.usd,
     seconds: Number(((Date.now() - started) / 1000).toFixed(2)),
     warnings,
   };
@@ -101,6 +110,7 @@ export async function resume(
   const text = await readIfExists(join(dir, STORE_DIR, 'config.json'));
   if (text === undefined) throw new PersonagenError('not_found', `${dir} holds no run to resume (no ${STORE_DIR}/config.json)`);
   const stored = JSON.parse(text) as ConfigInput;
-  const { config, warnings } = await loadConfig({ overrides: { ...stored, ...options.overrides, out: dir }, cwd: options.cwd });
+  const bullmq = stored.bullmq || options.overrides?.bullmq ? { bullmq: { ...stored.bullmq, ...options.overrides?.bullmq } } : {};
+  const { config, warnings } = await loadConfig({ overrides: { ...stored, ...options.overrides, ...bullmq, out: dir }, cwd: options.cwd });
   return runConfig(config, warnings, options);
 }

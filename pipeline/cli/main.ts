@@ -1,4 +1,11 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { registerEstimateCommand } from './estimate-command.js';
+import { BUDGET_EXIT_CODE, BudgetExceededError } from '../cost/budget.js';
+import { registerWorkerCommand } from './worker-command.js';
+import { registerDashboardCommand } from './dashboard-command.js';
+import { registerExportCommand } from './export-command.js';
+import { registerImportCommand } from './import-command.js';
+import { registerAuditCommand } from './audit-command.js';
 import type { ConfigInput } from '../config/index.js';
 import { InputError, PersonagenError } from '../core/errors.js';
 import { o200k } from '../core/tokenizer.js';
@@ -10,6 +17,13 @@ import { registerScenariosCommand } from './scenarios-command.js';
 const int = (name: string) => (value: string) => {
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`Expected \`${name}\` to be an integer, got ${value}`);
   return Number(value);
+};
+
+const usd = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || !(n > 0))
+    throw new InvalidArgumentError(`Expected \`${name}\` to be an amount of US dollars above 0, got ${value}`);
+  return n;
 };
 
 function generateOverrides(o: Record<string, unknown>): ConfigInput {
@@ -29,6 +43,14 @@ function generateOverrides(o: Record<string, unknown>): ConfigInput {
   if (o.model !== undefined) llm.model = o.model;
   if (o.baseUrl !== undefined) llm.base_url = o.baseUrl;
   if (Object.keys(llm).length) overrides.llm = llm;
+  if (o.executor !== undefined) overrides.executor = o.executor;
+  const bullmq: Record<string, unknown> = {};
+  if (o.redis !== undefined) bullmq.redis = o.redis;
+  if (o.workers !== undefined) bullmq.workers = o.workers;
+  if (o.queuePrefix !== undefined) bullmq.queue_prefix = o.queuePrefix;
+  if (Object.keys(bullmq).length) overrides.bullmq = bullmq;
+  if (o.maxCost !== undefined) overrides.budget = { max_cost_usd: o.maxCost };
+  if (o.batch === true) overrides.batch = { enabled: true };
   return overrides as ConfigInput;
 }
 
@@ -56,6 +78,14 @@ export function buildProgram(): Command {
     .option('-o, --out <dir>', 'output directory (default: output/demo)')
     .option('--concurrency <n>', 'work items in flight at once', int('concurrency'))
     .option('--seeds <file>', 'JSONL of seed personas ({"persona": "..."})')
+    .addOption(
+      new Option('--executor <name>', 'where the work runs: in this process, or BullMQ workers on Redis').choices(['local', 'bullmq']),
+    )
+    .option('--redis <url>', 'Redis URL for --executor bullmq (default: REDIS_URL, else redis://127.0.0.1:6379)')
+    .option('--workers <n>', 'worker processes to start on this machine for --executor bullmq (0: external workers only)', int('workers'))
+    .option('--queue-prefix <prefix>', 'key prefix of the queues in Redis (default: personagen)')
+    .option('--max-cost <usd>', 'stop starting model calls before the spend would pass this many US dollars (exit code 3)', usd('max-cost'))
+    .option('--batch', "send requests through the providers' batch APIs, at their discount (answers can take hours)")
     .option('--json', 'print a JSON summary on stdout')
     .option('--no-progress', 'no progress bar')
     .action(async (o: Record<string, unknown>) => {
@@ -78,6 +108,12 @@ export function buildProgram(): Command {
     .argument('<dir>', 'a dataset directory whose run did not finish')
     .description('Continue a run after a crash or a stop, with the config it was started with')
     .option('--concurrency <n>', 'work items in flight at once', int('concurrency'))
+    .addOption(
+      new Option('--executor <name>', 'where the work runs: in this process, or BullMQ workers on Redis').choices(['local', 'bullmq']),
+    )
+    .option('--redis <url>', 'Redis URL for --executor bullmq (default: REDIS_URL, else redis://127.0.0.1:6379)')
+    .option('--workers <n>', 'worker processes to start on this machine for --executor bullmq (0: external workers only)', int('workers'))
+    .option('--max-cost <usd>', 'a new cost cap in US dollars (a run stopped at its cap continues with a higher one)', usd('max-cost'))
     .option('--json', 'print a JSON summary on stdout')
     .option('--no-progress', 'no progress bar')
     .action(async (dir: string, o: Record<string, unknown>) => {
@@ -85,7 +121,7 @@ export function buildProgram(): Command {
         cwd: process.cwd(),
         dir,
         progress: o.progress !== false && !o.json,
-        ...(o.concurrency ? { overrides: { concurrency: o.concurrency as number } } : {}),
+        overrides: generateOverrides(o),
       });
       print(
         Boolean(o.json),
@@ -112,6 +148,12 @@ export function buildProgram(): Command {
     });
 
   registerScenariosCommand(program);
+  registerAuditCommand(program);
+  registerExportCommand(program);
+  registerImportCommand(program);
+  registerWorkerCommand(program);
+  registerDashboardCommand(program);
+  registerEstimateCommand(program);
   // commands: each feature registers its own (one import above, one call here)
   return program;
 }
@@ -130,6 +172,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof InputError || (error instanceof PersonagenError && (error.code === 'bad_config' || error.code === 'bad_input'))) {
       process.stderr.write(`error: ${error.message}\n`);
       return 2;
+    }
+    if (error instanceof BudgetExceededError) {
+      process.stderr.write(`${error.message}\n`);
+      return BUDGET_EXIT_CODE;
     }
     if (error instanceof LlmError) {
       process.stderr.write(

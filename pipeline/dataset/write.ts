@@ -1,12 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ALL_PROMPTS } from '../../prompts/index.js';
-import { LLM_STAGES, stageModel, stageProvider } from '../config/index.js';
+import { LLM_STAGES, datasetConfig, stageModel, stageProvider } from '../config/index.js';
 import { sha256 } from '../core/hash.js';
 import { Rng } from '../core/rng.js';
 import { writeFileAtomic } from '../core/files.js';
 import { toJsonl } from '../core/jsonl.js';
+import { writeDatasetCard } from '../export/card.js';
 import { UsageLedger, type UsageRow } from '../llm/usage.js';
+import { datasetTextTokens, manifestCost, usageSince } from '../cost/ledger.js';
+import { pricesFor } from '../cost/prices.js';
 import { Question, Session, User } from '../schemas/records.js';
 import { type Runtime, STORE_DIR } from '../engine/runtime.js';
 import { fillerPoolSize, targetsFor } from '../engine/units.js';
@@ -66,7 +69,11 @@ export async function writeDataset(rt: Runtime, onUser?: (pid: number) => void):
   const scenarioUse: Tally = {};
   const verify: Tally = {};
 
+  // Each user's share of the usage (the artifact keys name the user), for the cost block.
+  const usageByUser: Array<{ user: number; usage: UsageRow[] }> = [];
+  let sessionTokens = 0;
   for (let pid = 0; pid < config.users; pid++) {
+    const usageBefore = usage.snapshot();
     const user = await artifact(rt, keys.user(pid), User, usage);
     const prefs = await artifact(rt, keys.preferences(pid), PreferencesStageOutput, usage);
     const plan = await artifact(rt, keys.plan(pid), PlanOutput, usage);
@@ -133,6 +140,8 @@ export async function writeDataset(rt: Runtime, onUser?: (pid: number) => void):
       bump(counts.questions_by_scenario, q.conversation_scenario);
     }
     users.push({ ...user, preferences: prefs.preferences });
+    usageByUser.push({ user: pid, usage: usageSince(usageBefore, usage.snapshot()) });
+    sessionTokens += sessions.reduce((n, s) => n + s.tokens, 0);
     onUser?.(pid);
   }
 
@@ -150,7 +159,7 @@ export async function writeDataset(rt: Runtime, onUser?: (pid: number) => void):
   const manifest = {
     generator: GENERATOR,
     seed: config.seed,
-    config,
+    config: datasetConfig(config),
     models,
     offline_text: offlineStages.length > 0 ? `template-made by the offline provider in stages: ${offlineStages.join(', ')}` : null,
     tokenizer: rt.tokenizer.name,
@@ -188,9 +197,19 @@ export async function writeDataset(rt: Runtime, onUser?: (pid: number) => void):
       uses: sortKeys(scenarioUse),
     },
     usage: summarizeUsage(usage.snapshot()),
+    cost: manifestCost({
+      prices: pricesFor(config),
+      usage: usage.snapshot(),
+      byUser: usageByUser,
+      acceptedQuestions: questions.length,
+      textTokens: datasetTextTokens({ sessionTokens, filler: pool, questions, tokenizer: rt.tokenizer }),
+    }),
     files: Object.fromEntries(Object.entries(files).sort(([a], [b]) => a.localeCompare(b))),
   };
   await writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  // The card is rendered from the manifest and questions.jsonl, after them; it is not in `files`
+  // because people edit cards by hand before publishing, and that is no corruption.
+  await writeDatasetCard(dir);
   return { questions: questions.length, files: Object.keys(files).length + 1 };
 }
 

@@ -57,7 +57,8 @@ function checkOptions({ maxRetries, timeoutMs }: { maxRetries: number; timeoutMs
   }
 }
 
-function buildParams(request: LlmRequest): Anthropic.MessageCreateParamsNonStreaming {
+/** Shared with the batch backend (batch-anthropic.ts), which sends the same requests. */
+export function buildParams(request: LlmRequest): Anthropic.MessageCreateParamsNonStreaming {
   const { name, jsonSchema } = request.output;
   const { $schema: _dialect, description, ...schema } = jsonSchema;
   if (schema['type'] !== 'object') {
@@ -98,7 +99,8 @@ function buildParams(request: LlmRequest): Anthropic.MessageCreateParamsNonStrea
   };
 }
 
-function readMessage(message: Anthropic.Message, toolName: string): LlmResponse {
+/** Shared with the batch backend (batch-anthropic.ts), which sends the same requests. */
+export function readMessage(message: Anthropic.Message, toolName: string): LlmResponse {
   const toolUse = message.content.find((block): block is Anthropic.ToolUseBlock => block.type === 'tool_use' && block.name === toolName);
   // Without a tool call (a refusal, or an answer cut off before the call) the text blocks are
   // the answer, kept so that the parse error can show what came back.
@@ -140,7 +142,7 @@ function finishReasonOf(stopReason: Anthropic.StopReason | null): FinishReason {
 }
 
 /** Sorts whatever the SDK threw (after its own retries) into an LlmError that never names the key. */
-function toLlmError(error: unknown, apiKey: string, signal: AbortSignal | undefined): LlmError {
+export function toLlmError(error: unknown, apiKey: string, signal: AbortSignal | undefined): LlmError {
   if (error instanceof LlmError) return error;
   const rawMessage = error instanceof Error ? error.message : String(error);
   const message = redactSecret(rawMessage, apiKey);

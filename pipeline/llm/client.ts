@@ -3,7 +3,7 @@ import type { PromptModule } from '../../prompts/contract.js';
 import { hashOf } from '../core/hash.js';
 import type { ResponseCache } from './cache.js';
 import { parseJsonOutput } from './parse.js';
-import { LlmError, type LlmRequest, type LlmResponse, type Provider, type ProviderName } from './types.js';
+import { LlmError, type LlmRequest, type LlmResponse, type LlmUsage, type Provider, type ProviderName } from './types.js';
 import type { UsageLedger } from './usage.js';
 
 export interface ModelChoice {
@@ -30,6 +30,40 @@ export interface RunOptions {
   ledger: UsageLedger;
 }
 
+/** Which stage, provider and model a call is for. */
+export interface CallMeta {
+  stage: string;
+  provider: ProviderName;
+  model: string;
+}
+
+/** What a guard hands back for an admitted call: settled with the usage it billed, or cancelled when it failed. */
+export interface CallTicket {
+  settle(usage: LlmUsage): void;
+  cancel(): void;
+}
+
+/**
+ * Consulted before every call that reaches a provider (answers from the response cache are free and
+ * skip it): the budget guard (pipeline/cost/budget.ts) admits the call or throws to stop new work.
+ */
+export interface CallGuard {
+  admit(call: CallMeta, request: LlmRequest): Promise<CallTicket>;
+}
+
+/**
+ * Response-cache key of a request: the fully rendered request. The offline provider's answer depends
+ * on the structured input; a network provider's on the text only.
+ */
+export function cacheKeyOf(provider: ProviderName, request: LlmRequest): string {
+  const { task, ...wire } = request;
+  return hashOf({
+    provider,
+    ...wire,
+    task: provider === 'offline' ? task : { promptId: task.promptId, promptVersion: task.promptVersion },
+  });
+}
+
 const jsonSchemaCache = new WeakMap<object, Record<string, unknown>>();
 
 /** JSON schema of a prompt's output, derived from its zod schema (never written twice). */
@@ -49,7 +83,14 @@ export function outputJsonSchema(prompt: PromptModule<unknown, unknown>): Record
  * SDKs' to retry; everything else throws an LlmError.
  */
 export class LlmClient {
+  private guard: CallGuard | undefined;
+
   constructor(private readonly options: LlmClientOptions) {}
+
+  /** Installs (or, with undefined, removes) the guard consulted before each call that reaches a provider. */
+  setCallGuard(guard: CallGuard | undefined): void {
+    this.guard = guard;
+  }
 
   /** The provider and model a stage uses (named on every filter outcome and in the manifest). */
   modelFor(stage: string): ModelChoice {
@@ -107,14 +148,8 @@ export class LlmClient {
   }
 
   private async complete(provider: Provider, request: LlmRequest, run: RunOptions): Promise<LlmResponse> {
-    // The offline provider's answer depends on the structured input; network providers' on the text.
-    const { task, ...wire } = request;
-    const key = hashOf({
-      provider: provider.name,
-      ...wire,
-      task: provider.name === 'offline' ? task : { promptId: task.promptId, promptVersion: task.promptVersion },
-    });
-    const meta = { stage: run.stage, provider: provider.name, model: request.model };
+    const key = cacheKeyOf(provider.name, request);
+    const meta: CallMeta = { stage: run.stage, provider: provider.name, model: request.model };
     // Offline answers cost nothing to recompute: caching them would only add file writes.
     const cacheable = provider.name !== 'offline';
     const cached = cacheable ? await this.options.cache.get(key) : undefined;
@@ -123,8 +158,20 @@ export class LlmClient {
       return cached;
     }
     if (run.signal?.aborted) throw new LlmError('aborted', 'the call was aborted before it started');
-    const response = await provider.complete(request, { signal: run.signal });
-    if (cacheable) await this.options.cache.set(key, response);
+    const ticket = await this.guard?.admit(meta, request);
+    let response: LlmResponse;
+    try {
+      response = await provider.complete(request, { signal: run.signal });
+    } catch (error) {
+      ticket?.cancel();
+      throw error;
+    }
+    try {
+      if (cacheable) await this.options.cache.set(key, response);
+    } finally {
+      // Settled once the answer is kept, so a guard that waits for calls in flight waits for this too.
+      ticket?.settle(response.usage);
+    }
     run.ledger.record(meta, response.usage, false);
     return response;
   }

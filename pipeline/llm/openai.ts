@@ -77,7 +77,8 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
   };
 }
 
-function buildParams(
+/** Shared with the batch backend (batch-openai.ts), which sends the same requests. */
+export function buildParams(
   request: LlmRequest,
   tokenLimitParam: 'max_tokens' | 'max_completion_tokens',
 ): OpenAI.ChatCompletionCreateParamsNonStreaming {
@@ -107,7 +108,8 @@ function buildParams(
   };
 }
 
-function readCompletion(completion: OpenAI.ChatCompletion, requestedModel: string): LlmResponse {
+/** Shared with the batch backend (batch-openai.ts), which sends the same requests. */
+export function readCompletion(completion: OpenAI.ChatCompletion, requestedModel: string): LlmResponse {
   const choice = completion.choices[0];
   if (choice === undefined) {
     throw new LlmError('invalid_output', 'The OpenAI response has no choices.', {
@@ -147,7 +149,7 @@ function finishReasonOf(reason: OpenAI.ChatCompletion.Choice['finish_reason'] | 
 }
 
 /** Sorts whatever the SDK threw (after its own retries) into an LlmError that never names the key. */
-function toLlmError(error: unknown, apiKey: string | undefined, signal: AbortSignal | undefined): LlmError {
+export function toLlmError(error: unknown, apiKey: string | undefined, signal: AbortSignal | undefined): LlmError {
   if (error instanceof LlmError) return error;
   const rawMessage = error instanceof Error ? error.message : String(error);
   const message = redactSecret(rawMessage, apiKey);

@@ -56,6 +56,7 @@ export function selectTargets(
     const sess = byPref.get(p.pref_id);
     const reveal = sess?.get('reveal');
     if (!sess || !reveal) continue;
+    if (p.kind === 'sensitive_info' && !ctx.config.questions.sensitive) continue;
     let t: Target;
     if (p.kind === 'sensitive_info')
       t = { pref_id: p.pref_id, mode: 'sensitive', evidence: reveal.session_id, requires: [reveal.session_id] };

@@ -7,6 +7,12 @@
  * answers with a valid object. Every request is recorded, without its credential, so tests can
  * assert on what the client sent.
  *
+ * It also speaks both batch APIs: Anthropic Message Batches (POST/GET /v1/messages/batches,
+ * GET .../results) and the OpenAI Files and Batch APIs (POST /v1/files, GET /v1/files/:id/content,
+ * POST/GET /v1/batches). A batch ends after a scripted number of status checks; each request in it is
+ * answered as a single call would be (taking behaviours from the single-call route's queue) or
+ * expires. The server counts how often each custom id was submitted and billed.
+ *
  * Point the Anthropic SDK at `url`, and the OpenAI SDK at `${url}/v1`.
  */
 import { randomBytes } from 'node:crypto';
@@ -61,6 +67,14 @@ export interface WireServer {
   readonly requests: WireRequest[];
   /** Queue behaviours for the next requests on a route, first in first used. */
   enqueue(route: WireRoute, ...behaviours: WireBehaviour[]): void;
+  /** Queue behaviours for the next batches created with a protocol's batch API, first in first used. */
+  enqueueBatch(protocol: WireBatchProtocol, ...behaviours: WireBatchBehaviour[]): void;
+  /** Every batch created, in order. */
+  readonly batches: WireBatch[];
+  /** Times each custom id was submitted in a created batch. */
+  readonly submissions: Map<string, number>;
+  /** Times each custom id was answered (and so billed) in an ended batch. */
+  readonly billed: Map<string, number>;
   /** Stop listening, end pending delays and destroy every open socket. */
   close(): Promise<void>;
 }
@@ -105,6 +119,16 @@ export async function startWireServer(): Promise<WireServer> {
   const closing = new AbortController();
   // Prompt-cache simulation: a system prompt seen before is read from the cache.
   const cachedPrefixes = new Set<string>();
+  const batchHub = createBatchHub({
+    url: () => origin,
+    answer: (protocol, body) => {
+      const route: WireRoute = protocol === 'anthropic' ? '/v1/messages' : '/v1/chat/completions';
+      const behaviour = queues.get(route)?.shift() ?? {};
+      return (protocol === 'anthropic' ? anthropic : openai).answer(body, behaviour, cachedPrefixes);
+    },
+    check: (protocol, body, headers) => (protocol === 'anthropic' ? anthropic : openai).check(body, headers),
+  });
+  let origin = '';
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -144,6 +168,23 @@ export async function startWireServer(): Promise<WireServer> {
 
     const protocol: Protocol = path.startsWith('/v1/messages') ? anthropic : openai;
     const requestId = newId('req_');
+    if (isBatchPath(path)) {
+      const out = batchHub.handle(req.method ?? 'GET', path, text, body, headers, req.headers['content-type'] ?? '');
+      const headerName = path.startsWith('/v1/messages') ? anthropic.requestIdHeader : openai.requestIdHeader;
+      if ('error' in out) {
+        send(res, { status: out.status, payload: protocol.error(out.status, out.error, requestId), headerName, requestId, behaviour: {} });
+      } else if ('text' in out) {
+        res.writeHead(200, {
+          'content-type': 'application/binary',
+          'content-length': String(Buffer.byteLength(out.text)),
+          [headerName]: requestId,
+        });
+        res.end(out.text);
+      } else {
+        send(res, { status: 200, payload: out.json, headerName, requestId, behaviour: {} });
+      }
+      return;
+    }
     const reply = (status: number, payload: Record<string, unknown>, behaviour: WireBehaviour): void =>
       send(res, {
         status,
@@ -198,15 +239,20 @@ export async function startWireServer(): Promise<WireServer> {
     });
   });
   const { port } = server.address() as AddressInfo;
+  origin = `http://127.0.0.1:${port}`;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: origin,
     requests,
     enqueue(route, ...behaviours) {
       const queue = queues.get(route) ?? [];
       queue.push(...behaviours);
       queues.set(route, queue);
     },
+    enqueueBatch: batchHub.enqueue,
+    batches: batchHub.batches,
+    submissions: batchHub.submissions,
+    billed: batchHub.billed,
     async close() {
       closing.abort();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -463,4 +509,365 @@ function estimateTokens(text: string): number {
 
 function newId(prefix: string): string {
   return prefix + randomBytes(12).toString('hex');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batch APIs
+
+export type WireBatchProtocol = 'anthropic' | 'openai';
+
+/** How one batch behaves. */
+export interface WireBatchBehaviour {
+  /** Status checks answered "in progress" before the batch ends. @default 1 */
+  pollsBeforeEnd?: number;
+  /** The batch expires before reaching the requests from this index on (0: none is answered). */
+  expireFrom?: number;
+  /** Refuse to create the batch, with this HTTP status. */
+  status?: number;
+}
+
+export interface WireBatch {
+  id: string;
+  protocol: WireBatchProtocol;
+  customIds: string[];
+  /** Status checks received. */
+  polls: number;
+  ended: boolean;
+  metadata: Record<string, string> | null;
+}
+
+interface BatchState extends WireBatch {
+  bodies: Record<string, unknown>[];
+  behaviour: WireBatchBehaviour;
+  createdAt: number;
+  inputFileId: string | null;
+  outputFileId: string | null;
+  errorFileId: string | null;
+  /** Anthropic: one JSONL line per request, once ended. */
+  results: string | null;
+  expired: number;
+}
+
+type BatchReply = { json: Record<string, unknown> } | { text: string } | { status: number; error: string };
+
+function isBatchPath(path: string): boolean {
+  return path.startsWith('/v1/messages/batches') || path.startsWith('/v1/batches') || path.startsWith('/v1/files');
+}
+
+function createBatchHub(deps: {
+  url: () => string;
+  answer: (protocol: WireBatchProtocol, body: Record<string, unknown>) => Record<string, unknown>;
+  check: (protocol: WireBatchProtocol, body: Record<string, unknown>, headers: Record<string, string>) => string | undefined;
+}) {
+  const batches: BatchState[] = [];
+  const files = new Map<string, { id: string; filename: string; purpose: string; content: string; createdAt: number }>();
+  const queues: Record<WireBatchProtocol, WireBatchBehaviour[]> = { anthropic: [], openai: [] };
+  const submissions = new Map<string, number>();
+  const billed = new Map<string, number>();
+  const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+  const now = () => Math.floor(Date.now() / 1000);
+
+  function create(
+    protocol: WireBatchProtocol,
+    items: Array<{ customId: string; body: Record<string, unknown> }>,
+    extra: Partial<BatchState>,
+  ): BatchState {
+    const behaviour = queues[protocol].shift() ?? {};
+    const batch: BatchState = {
+      id: newId(protocol === 'anthropic' ? 'msgbatch_' : 'batch_'),
+      protocol,
+      customIds: items.map((i) => i.customId),
+      bodies: items.map((i) => i.body),
+      polls: 0,
+      ended: false,
+      metadata: null,
+      behaviour,
+      createdAt: now(),
+      inputFileId: null,
+      outputFileId: null,
+      errorFileId: null,
+      results: null,
+      expired: 0,
+      ...extra,
+    };
+    for (const id of batch.customIds) bump(submissions, id);
+    batches.push(batch);
+    return batch;
+  }
+
+  /** Ends a batch: answers its requests (up to where it expires) and keeps the results. */
+  function end(batch: BatchState): void {
+    if (batch.ended) return;
+    batch.ended = true;
+    const expireFrom = batch.behaviour.expireFrom ?? Infinity;
+    const done: string[] = [];
+    const failed: string[] = [];
+    batch.customIds.forEach((customId, i) => {
+      if (i >= expireFrom) {
+        batch.expired++;
+        failed.push(
+          batch.protocol === 'anthropic'
+            ? JSON.stringify({ custom_id: customId, result: { type: 'expired' } })
+            : JSON.stringify({
+                id: newId('batch_req_'),
+                custom_id: customId,
+                response: null,
+                error: { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' },
+              }),
+        );
+        return;
+      }
+      const answer = deps.answer(batch.protocol, batch.bodies[i]!);
+      bump(billed, customId);
+      done.push(
+        batch.protocol === 'anthropic'
+          ? JSON.stringify({ custom_id: customId, result: { type: 'succeeded', message: answer } })
+          : JSON.stringify({
+              id: newId('batch_req_'),
+              custom_id: customId,
+              response: { status_code: 200, request_id: newId('req_'), body: answer },
+              error: null,
+            }),
+      );
+    });
+    if (batch.protocol === 'anthropic') {
+      batch.results = [...done, ...failed].join('\n') + '\n';
+      return;
+    }
+    if (done.length) batch.outputFileId = storeFile('batch_output.jsonl', 'batch_output', done.join('\n') + '\n');
+    if (failed.length) batch.errorFileId = storeFile('batch_error.jsonl', 'batch_output', failed.join('\n') + '\n');
+  }
+
+  function storeFile(filename: string, purpose: string, content: string): string {
+    const id = newId('file-');
+    files.set(id, { id, filename, purpose, content, createdAt: now() });
+    return id;
+  }
+
+  /** A status check: the batch ends once it has been asked about more than `pollsBeforeEnd` times. */
+  function poll(batch: BatchState): void {
+    batch.polls++;
+    if (batch.polls > (batch.behaviour.pollsBeforeEnd ?? 1)) end(batch);
+  }
+
+  function anthropicBatch(b: BatchState): Record<string, unknown> {
+    const answered = b.ended ? b.customIds.length - b.expired : 0;
+    return {
+      id: b.id,
+      type: 'message_batch',
+      processing_status: b.ended ? 'ended' : 'in_progress',
+      request_counts: {
+        processing: b.ended ? 0 : b.customIds.length,
+        succeeded: answered,
+        errored: 0,
+        canceled: 0,
+        expired: b.ended ? b.expired : 0,
+      },
+      created_at: new Date(b.createdAt * 1000).toISOString(),
+      expires_at: new Date((b.createdAt + 86_400) * 1000).toISOString(),
+      ended_at: b.ended ? new Date().toISOString() : null,
+      cancel_initiated_at: null,
+      archived_at: null,
+      results_url: b.ended ? `${deps.url()}/v1/messages/batches/${b.id}/results` : null,
+    };
+  }
+
+  function openaiBatch(b: BatchState): Record<string, unknown> {
+    const status = !b.ended ? 'in_progress' : b.expired > 0 ? 'expired' : 'completed';
+    return {
+      id: b.id,
+      object: 'batch',
+      endpoint: '/v1/chat/completions',
+      errors: null,
+      input_file_id: b.inputFileId,
+      completion_window: '24h',
+      status,
+      output_file_id: b.outputFileId,
+      error_file_id: b.errorFileId,
+      created_at: b.createdAt,
+      in_progress_at: b.createdAt,
+      expires_at: b.createdAt + 86_400,
+      completed_at: b.ended && status === 'completed' ? now() : null,
+      expired_at: b.ended && status === 'expired' ? now() : null,
+      request_counts: {
+        total: b.customIds.length,
+        completed: b.ended ? b.customIds.length - b.expired : 0,
+        failed: b.ended ? b.expired : 0,
+      },
+      metadata: b.metadata,
+    };
+  }
+
+  function handle(
+    method: string,
+    path: string,
+    text: string,
+    body: unknown,
+    headers: Record<string, string>,
+    contentType: string,
+  ): BatchReply {
+    const find = (protocol: WireBatchProtocol, id: string | undefined) => batches.find((b) => b.protocol === protocol && b.id === id);
+    const obj = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
+
+    // Anthropic Message Batches
+    let m = /^\/v1\/messages\/batches(?:\/([^/]+))?(\/results)?$/.exec(path);
+    if (m) {
+      const [, id, results] = m;
+      if (method === 'POST' && !id) {
+        const behaviour = queues.anthropic[0];
+        if (behaviour?.status) {
+          queues.anthropic.shift();
+          return { status: behaviour.status, error: ERROR_MESSAGES[behaviour.status] ?? 'Request failed.' };
+        }
+        const requests = obj?.['requests'];
+        if (!Array.isArray(requests) || requests.length === 0) return { status: 400, error: 'requests: at least one request is required' };
+        const seen = new Set<string>();
+        const items: Array<{ customId: string; body: Record<string, unknown> }> = [];
+        for (const [i, r] of (requests as Array<{ custom_id?: unknown; params?: unknown }>).entries()) {
+          if (typeof r.custom_id !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(r.custom_id))
+            return { status: 400, error: `requests.${i}.custom_id: expected 1-64 letters, digits, "_" or "-"` };
+          if (seen.has(r.custom_id)) return { status: 400, error: `requests.${i}.custom_id: duplicate custom_id ${r.custom_id}` };
+          seen.add(r.custom_id);
+          const params = r.params as Record<string, unknown> | undefined;
+          const problem = params ? deps.check('anthropic', params, headers) : 'params: Field required';
+          if (problem) return { status: 400, error: `requests.${i}.params.${problem}` };
+          items.push({ customId: r.custom_id, body: params! });
+        }
+        return { json: anthropicBatch(create('anthropic', items, {})) };
+      }
+      if (method === 'GET' && !id) {
+        const data = batches
+          .filter((b) => b.protocol === 'anthropic')
+          .map(anthropicBatch)
+          .reverse();
+        return { json: { data, has_more: false, first_id: data[0]?.['id'] ?? null, last_id: data[data.length - 1]?.['id'] ?? null } };
+      }
+      const batch = find('anthropic', id);
+      if (method !== 'GET' || !batch) return { status: 404, error: `No batch ${id ?? ''}.` };
+      if (results)
+        return batch.ended && batch.results !== null ? { text: batch.results } : { status: 404, error: 'The batch has not ended.' };
+      poll(batch);
+      return { json: anthropicBatch(batch) };
+    }
+
+    // OpenAI Files
+    m = /^\/v1\/files(?:\/([^/]+))?(\/content)?$/.exec(path);
+    if (m) {
+      const [, id, content] = m;
+      if (method === 'POST' && !id) {
+        const part = multipart(text, contentType);
+        if (!part?.file) return { status: 400, error: "Missing required parameter: 'file'." };
+        if (part.fields['purpose'] !== 'batch') return { status: 400, error: "Invalid value for 'purpose'." };
+        const fileId = storeFile(part.file.filename, 'batch', part.file.content);
+        return { json: fileObject(files.get(fileId)!) };
+      }
+      const file = id ? files.get(id) : undefined;
+      if (method !== 'GET' || !file) return { status: 404, error: `No such File object: ${id ?? ''}` };
+      return content ? { text: file.content } : { json: fileObject(file) };
+    }
+
+    // OpenAI Batch
+    m = /^\/v1\/batches(?:\/([^/]+))?$/.exec(path);
+    if (m) {
+      const [, id] = m;
+      if (method === 'POST' && !id) {
+        const behaviour = queues.openai[0];
+        if (behaviour?.status) {
+          queues.openai.shift();
+          return { status: behaviour.status, error: ERROR_MESSAGES[behaviour.status] ?? 'Request failed.' };
+        }
+        const file = files.get(String(obj?.['input_file_id'] ?? ''));
+        if (!file) return { status: 400, error: 'input_file_id: no such file' };
+        if (obj?.['endpoint'] !== '/v1/chat/completions' || obj['completion_window'] !== '24h') {
+          return { status: 400, error: 'endpoint and completion_window must be /v1/chat/completions and 24h' };
+        }
+        const items: Array<{ customId: string; body: Record<string, unknown> }> = [];
+        const models = new Set<string>();
+        for (const [i, line] of file.content
+          .split('\n')
+          .filter((l) => l.trim())
+          .entries()) {
+          const r = JSON.parse(line) as { custom_id?: string; method?: string; url?: string; body?: Record<string, unknown> };
+          const problem = !r.custom_id
+            ? 'custom_id is required'
+            : r.url !== '/v1/chat/completions'
+              ? 'url must match the endpoint'
+              : r.body
+                ? deps.check('openai', r.body, headers)
+                : 'body is required';
+          if (problem) return { status: 400, error: `line ${i + 1}: ${problem}` };
+          models.add(String(r.body!['model']));
+          items.push({ customId: r.custom_id!, body: r.body! });
+        }
+        if (models.size > 1) return { status: 400, error: 'every request of a batch must use the same model' };
+        const metadata = (obj['metadata'] as Record<string, string> | undefined) ?? null;
+        return { json: openaiBatch(create('openai', items, { inputFileId: file.id, metadata })) };
+      }
+      if (method === 'GET' && !id) {
+        const data = batches
+          .filter((b) => b.protocol === 'openai')
+          .map(openaiBatch)
+          .reverse();
+        return {
+          json: {
+            object: 'list',
+            data,
+            first_id: data[0]?.['id'] ?? null,
+            last_id: data[data.length - 1]?.['id'] ?? null,
+            has_more: false,
+          },
+        };
+      }
+      const batch = find('openai', id);
+      if (method !== 'GET' || !batch) return { status: 404, error: `No batch found with id '${id ?? ''}'.` };
+      poll(batch);
+      return { json: openaiBatch(batch) };
+    }
+    return { status: 404, error: `No route for ${method} ${path}.` };
+  }
+
+  return {
+    batches: batches as WireBatch[],
+    submissions,
+    billed,
+    handle,
+    enqueue(protocol: WireBatchProtocol, ...behaviours: WireBatchBehaviour[]) {
+      queues[protocol].push(...behaviours);
+    },
+  };
+}
+
+function fileObject(f: { id: string; filename: string; purpose: string; content: string; createdAt: number }): Record<string, unknown> {
+  return {
+    id: f.id,
+    object: 'file',
+    bytes: Buffer.byteLength(f.content),
+    created_at: f.createdAt,
+    filename: f.filename,
+    purpose: f.purpose,
+    status: 'processed',
+  };
+}
+
+/** The file part and plain fields of a multipart/form-data body (enough for the SDK's uploads). */
+function multipart(
+  text: string,
+  contentType: string,
+): { file: { filename: string; content: string } | undefined; fields: Record<string, string> } | undefined {
+  const boundary = /boundary=(?:"([^"]+)"|([^;\s]+))/.exec(contentType);
+  const mark = boundary?.[1] ?? boundary?.[2];
+  if (!mark) return undefined;
+  const fields: Record<string, string> = {};
+  let file: { filename: string; content: string } | undefined;
+  for (const part of text.split(`--${mark}`)) {
+    const split = part.indexOf('\r\n\r\n');
+    if (split < 0) continue;
+    const head = part.slice(0, split);
+    const value = part.slice(split + 4).replace(/\r\n$/, '');
+    const name = /name="([^"]*)"/.exec(head)?.[1];
+    const filename = /filename="([^"]*)"/.exec(head)?.[1];
+    if (filename !== undefined) file = { filename, content: value };
+    else if (name) fields[name] = value;
+  }
+  return { file, fields };
 }

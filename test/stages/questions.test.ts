@@ -5,7 +5,7 @@ import type { Runtime } from '../../pipeline/engine/runtime.js';
 import { stageContext } from '../../pipeline/engine/runtime.js';
 import { FilterName, PUBLISHED_PREF_TYPE, type Preference } from '../../pipeline/schemas/records.js';
 import { personaBrief } from '../../pipeline/stages/profile.js';
-import { type QuestionDraft, questionStage } from '../../pipeline/stages/questions.js';
+import { type QuestionDraft, questionStage, selectTargets } from '../../pipeline/stages/questions.js';
 import { systemMessage } from '../../pipeline/stages/histories.js';
 import { type UserRun, offlineRuntime, removeDir, runUser, tempDir } from '../helpers/offline-run.js';
 
@@ -26,7 +26,7 @@ let accepted: Accepted[];
 
 beforeAll(async () => {
   dir = await tempDir('questions');
-  rt = await offlineRuntime(dir, { users: USERS, seed: 3, sizes: ['8k', '16k'] });
+  rt = await offlineRuntime(dir, { users: USERS, seed: 3, sizes: ['8k', '16k'], questions: { sensitive: true } });
   runs = [];
   for (let pid = 0; pid < USERS; pid++) runs.push(await runUser(rt, pid));
   accepted = runs.flatMap((run) =>
@@ -171,6 +171,17 @@ describe('question stage', () => {
     const evidence = run.sessions.find((s) => s.session_id === target.evidence)!;
     const again = await questionStage({ user: run.user, preference: p, target, evidence }, stageContext(rt));
     expect(again).toEqual(run.questions[0]);
+  });
+
+  it('asks no question about sensitive items unless questions.sensitive is set', async () => {
+    const off = await offlineRuntime(dir, { users: USERS, seed: 3, sizes: ['8k', '16k'] });
+    const run = runs[0]!;
+    const targets = selectTargets(
+      { persona_id: run.user.persona_id, preferences: run.prefs.preferences, sessions: run.sessions, systemTokens: 500 },
+      stageContext(off),
+    );
+    expect(targets.some((t) => t.mode === 'sensitive')).toBe(false);
+    expect(run.targets.some((t) => t.mode === 'sensitive')).toBe(true);
   });
 
   it('keeps questions about sensitive information whose correct answer does not expose the value', () => {

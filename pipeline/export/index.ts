@@ -1,0 +1,12 @@
+export { DEFAULT_LICENSE, exportCard, numberStats, tallySlices, writeDatasetCard } from './card.js';
+export { EXPORT_FORMATS, chooseSlots, exportDataset } from './export.js';
+export type { ExportFormat, ExportOptions, ExportResult } from './export.js';
+export { importDataset } from './import.js';
+export type { ImportOptions, ImportProblem, ImportResult } from './import.js';
+export { PUBLISHED_COLUMNS, SLOTS, SPLITS, fromCsv, paths, toCsv } from './layout.js';
+export type { PublishedRow, Slot, SplitName } from './layout.js';
+export { NATIVE_FILES, NativeUser, readNativeDataset } from './native.js';
+export { parquetBytes } from './parquet.js';
+export { parseJsonOrPython, parsePythonLiteral, pythonBool, pythonStr, pythonUserQuery } from './python.js';
+export { COVERAGE_FIELDS, missingCoverage, parseRatios, splitQuestions } from './split.js';
+export type { SplitItem, SplitOptions, SplitResult } from './split.js';
