@@ -65,7 +65,8 @@ export interface Catalog {
   aliases: Map<string, string>;
 }
 
-function levenshtein(a: string, b: string): number {
+/** Levenshtein distance: the fewest single-character insertions, deletions and substitutions from `a` to `b`. */
+export function editDistance(a: string, b: string): number {
   const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     let diag = prev[0]!;
@@ -106,7 +107,7 @@ export function normalizeTopic(catalog: Catalog, label: string): string | undefi
   if (exact) return exact;
   let best: { id: string; d: number } | undefined;
   for (const [alias, id] of catalog.aliases) {
-    const d = levenshtein(key, alias);
+    const d = editDistance(key, alias);
     if (d <= Math.max(1, Math.floor(alias.length / 5)) && (!best || d < best.d)) best = { id, d };
   }
   if (best) return best.id;
@@ -120,7 +121,7 @@ export function normalizeTopic(catalog: Catalog, label: string): string | undefi
 /** The closest topic ids to an unknown label, for "did you mean" messages. */
 export function closestTopics(catalog: Catalog, label: string, n = 3): string[] {
   const key = normalizeLabel(label);
-  const scored = [...catalog.aliases].map(([alias, id]) => ({ id, d: levenshtein(key, alias) }));
+  const scored = [...catalog.aliases].map(([alias, id]) => ({ id, d: editDistance(key, alias) }));
   scored.sort((a, b) => a.d - b.d || a.id.localeCompare(b.id));
   const best = scored[0]?.d ?? 0;
   // Only suggestions about as close as the best one: a list of far-off topics helps nobody.

@@ -3,10 +3,9 @@ export type { AuditOptions } from './audit.js';
 export { renderAuditHtml } from './html.js';
 export { parseJudgeModel, runJudge } from './judge.js';
 export type { JudgeOptions } from './judge.js';
-export { parsePythonLiteral } from './pyliteral.js';
 export { readAuditDataset } from './read.js';
 export type { FormatChoice } from './read.js';
-export { PUBLISHED_COLUMNS, PUBLISHED_SPLITS } from './read-published.js';
+export { PUBLISHED_COLUMNS, SPLITS as PUBLISHED_SPLITS } from '../export/layout.js';
 export { nearDuplicates } from './rules/contamination.js';
 export { couldBeReal, scanText } from './rules/sensitive.js';
 export {

@@ -4,54 +4,13 @@ import { basename, dirname, join, relative, sep } from 'node:path';
 import { parse } from 'csv-parse';
 import { InputError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
-import { parseJsonOrPython } from './pyliteral.js';
+import { PUBLISHED_COLUMNS, RAW_LIST_KEYS, SPLITS } from '../export/layout.js';
+import { parseJsonOrPython } from '../export/python.js';
 import type { AuditDataset, AuditHistory, AuditItem, AuditMessage, AuditPreference, AuditUser } from './schema.js';
 import { foreignSegments, messagesOf, textOf } from './segments.js';
 
-export const PUBLISHED_SPLITS = ['benchmark', 'train', 'val'] as const;
-
-/** The 27 columns of the published question tables, in order (FORMAT.md). */
-export const PUBLISHED_COLUMNS = [
-  'persona_id',
-  'chat_history_32k_link',
-  'chat_history_128k_link',
-  'raw_persona_file',
-  'short_persona',
-  'expanded_persona',
-  'user_query',
-  'correct_answer',
-  'incorrect_answers',
-  'topic_query',
-  'preference',
-  'topic_preference',
-  'conversation_scenario',
-  'pref_type',
-  'related_conversation_snippet',
-  'who',
-  'updated',
-  'prev_pref',
-  'sensitive_info',
-  'total_tokens_in_chat_history_32k',
-  'total_tokens_in_chat_history_128k',
-  'distance_from_related_snippet_to_query_32k',
-  'distance_from_related_snippet_to_query_128k',
-  'num_persona_relevant_tokens_32k',
-  'num_persona_irrelevant_tokens_32k',
-  'num_persona_relevant_tokens_128k',
-  'num_persona_irrelevant_tokens_128k',
-] as const;
-
 /** Columns without which a row cannot be a question. */
 const REQUIRED_COLUMNS = ['persona_id', 'user_query', 'correct_answer', 'incorrect_answers', 'preference'] as const;
-
-/** The raw persona file's preference lists (their names, which differ from the `pref_type` names). */
-const RAW_PREFERENCE_LISTS = [
-  'stereotypical_preferences',
-  'anti_stereotypical_preferences',
-  'neutral_preferences',
-  'therapy_background',
-  'health_and_medical_conditions',
-] as const;
 
 export interface PublishedFiles {
   csvs: Array<{ split: string; file: string }>;
@@ -86,7 +45,7 @@ export async function findPublishedFiles(path: string): Promise<PublishedFiles> 
     const r = rel(file);
     if (name.endsWith('.csv')) {
       const split = name.slice(0, -4);
-      if ((PUBLISHED_SPLITS as readonly string[]).includes(split)) found.csvs.push({ split, file });
+      if ((SPLITS as readonly string[]).includes(split)) found.csvs.push({ split, file });
       else found.ignored.push({ ref: r, reason: 'not a published question table (benchmark.csv, train.csv or val.csv)' });
     } else if (name.endsWith('.json')) {
       if (/chat_history/i.test(r)) found.histories.push(file);
@@ -167,7 +126,7 @@ function rawUser(p: RawPersona, rel: string): AuditUser {
     const s = str(statement);
     if (s && !prefs.has(s)) prefs.set(s, { statement: s, topic, update: null });
   };
-  for (const list of RAW_PREFERENCE_LISTS) {
+  for (const list of RAW_LIST_KEYS) {
     const v = p.persona[list];
     if (Array.isArray(v)) for (const s of v) add(typeof s === 'object' && s ? (s as { preference?: unknown }).preference : s, null);
   }

@@ -1,23 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pLimit from 'p-limit';
 import { ALL_PROMPTS } from '../../prompts/index.js';
 import { type Config, type Env, LLM_STAGES, loadConfig, readEnv, stageModel, stageProvider } from '../config/index.js';
 import { PersonagenError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { tokenizerFor } from '../core/tokenizer.js';
 import { createRuntime } from '../engine/runtime.js';
-import {
-  fillerPoolSize,
-  fillerUnit,
-  planUnit,
-  preferencesUnit,
-  profileUnit,
-  questionUnit,
-  sessionUnit,
-  targetsFor,
-} from '../engine/units.js';
+import { runUnits } from '../executors/local.js';
 import type { CallGuard } from '../llm/client.js';
 import { createOfflineProvider } from '../llm/offline.js';
 import type { LlmRequest, Provider } from '../llm/types.js';
@@ -368,32 +358,20 @@ async function runOffline(config: Config, pids: readonly number[], scratchParent
     };
     runtime.llm.setCallGuard(tagger);
 
-    const limit = pLimit(config.concurrency);
-    const fillerCount = fillerPoolSize(runtime);
-    const fillers = Array.from({ length: fillerCount }, (_, i) => limit(() => fillerUnit(runtime, i)));
     let accepted = 0;
     let sessionTokens = 0;
     let questionTokens = 0;
-    // The same order of units as the local executor, for the sampled users only.
-    const userLimit = pLimit(Math.max(1, Math.ceil(config.concurrency / 2)));
-    const users = pids.map((pid) =>
-      userLimit(async () => {
-        await limit(() => profileUnit(runtime, pid));
-        await limit(() => preferencesUnit(runtime, pid));
-        const plan = await planUnit(runtime, pid);
-        const sessions = await Promise.all(plan.sessions.map((s) => limit(() => sessionUnit(runtime, pid, s))));
+    // The local executor's units, for the sampled users only.
+    const pool = await runUnits(runtime, pids, {
+      onUser: (_pid, { sessions, questions }) => {
         sessionTokens += sessions.reduce((n, s) => n + s.tokens, 0);
-        const targets = await targetsFor(runtime, pid);
-        const questions = await Promise.all(targets.map((t) => limit(() => questionUnit(runtime, pid, t))));
         for (const q of questions) {
           if (!q.question) continue;
           accepted++;
           questionTokens += [q.question.user_query, ...q.question.options].reduce((n, t) => n + runtime.tokenizer.count(t), 0);
         }
-      }),
-    );
-    const pool = await Promise.all(fillers);
-    await Promise.all(users);
+      },
+    });
     return {
       measured: [...measured.values()].sort(
         (a, b) => LLM_STAGES.indexOf(a.stage as never) - LLM_STAGES.indexOf(b.stage as never) || a.promptId.localeCompare(b.promptId),
@@ -402,7 +380,7 @@ async function runOffline(config: Config, pids: readonly number[], scratchParent
       sessionTokens,
       questionTokens,
       fillerTokens: pool.reduce((n, f) => n + f.tokens, 0),
-      fillerCount,
+      fillerCount: pool.length,
     };
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import type { Tokenizer } from '../core/tokenizer.js';
-import type { UsageRow } from '../llm/usage.js';
+import { type UsageRow, usageRowId } from '../llm/usage.js';
 import { type Prices, roundUsd, usdOf } from './prices.js';
 
 /** Token counts and their price at standard and at batch rates. */
@@ -95,11 +95,10 @@ export function rollUp<K extends string>(rows: readonly PricedRow[], keyOf: (r: 
 
 /** Usage rows added between two snapshots of one ledger (a user's share of a running total). */
 export function usageSince(before: readonly UsageRow[], after: readonly UsageRow[]): UsageRow[] {
-  const id = (r: UsageRow) => `${r.stage}\u0000${r.provider}\u0000${r.model}`;
-  const prior = new Map(before.map((r) => [id(r), r]));
+  const prior = new Map(before.map((r) => [usageRowId(r), r]));
   const out: UsageRow[] = [];
   for (const r of after) {
-    const p = prior.get(id(r));
+    const p = prior.get(usageRowId(r));
     const d: UsageRow = p
       ? {
           ...r,

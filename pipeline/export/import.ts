@@ -18,6 +18,7 @@ import {
   Demographics,
   FilterName,
   type HistoryFile,
+  PUBLISHED_PREF_TYPE,
   Preference,
   type PrefKind,
   PrefType,
@@ -97,14 +98,10 @@ const IMPORTED_FILTERS = Object.fromEntries(
   ]),
 );
 
-const KIND_OF_PREF_TYPE: Record<string, PrefKind> = {
-  stereotypical_pref: 'stereotypical',
-  anti_stereotypical_pref: 'anti_stereotypical',
-  neutral_preferences: 'neutral',
-  therapy_background: 'therapy_background',
-  health_and_medical_conditions: 'health_and_medical',
-  sensitive_info: 'sensitive_info',
-};
+/** The preference kind of each published `pref_type` name (the inverse of PUBLISHED_PREF_TYPE). */
+const KIND_OF_PREF_TYPE: Record<string, PrefKind> = Object.fromEntries(
+  Object.entries(PUBLISHED_PREF_TYPE).map(([kind, prefType]) => [prefType, kind as PrefKind]),
+);
 const KIND_OF_LIST: Record<string, PrefKind> = {
   stereotypical_preferences: 'stereotypical',
   anti_stereotypical_preferences: 'anti_stereotypical',

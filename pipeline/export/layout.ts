@@ -3,6 +3,18 @@ import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
 import type { TaskType } from '../schemas/records.js';
 
+/** The last eight published columns: token counts and distances, whole numbers (empty where a slot is absent). */
+export const PUBLISHED_COUNT_COLUMNS = [
+  'total_tokens_in_chat_history_32k',
+  'total_tokens_in_chat_history_128k',
+  'distance_from_related_snippet_to_query_32k',
+  'distance_from_related_snippet_to_query_128k',
+  'num_persona_relevant_tokens_32k',
+  'num_persona_irrelevant_tokens_32k',
+  'num_persona_relevant_tokens_128k',
+  'num_persona_irrelevant_tokens_128k',
+] as const;
+
 /** The 27 columns of the published question CSVs, in the published order. */
 export const PUBLISHED_COLUMNS = [
   'persona_id',
@@ -24,14 +36,7 @@ export const PUBLISHED_COLUMNS = [
   'updated',
   'prev_pref',
   'sensitive_info',
-  'total_tokens_in_chat_history_32k',
-  'total_tokens_in_chat_history_128k',
-  'distance_from_related_snippet_to_query_32k',
-  'distance_from_related_snippet_to_query_128k',
-  'num_persona_relevant_tokens_32k',
-  'num_persona_irrelevant_tokens_32k',
-  'num_persona_relevant_tokens_128k',
-  'num_persona_irrelevant_tokens_128k',
+  ...PUBLISHED_COUNT_COLUMNS,
 ] as const;
 export type PublishedColumn = (typeof PUBLISHED_COLUMNS)[number];
 export type PublishedRow = Record<PublishedColumn, string>;

@@ -1,18 +1,8 @@
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { PUBLISHED_COLUMNS, type PublishedRow } from './layout.js';
+import { PUBLISHED_COLUMNS, PUBLISHED_COUNT_COLUMNS, type PublishedRow } from './layout.js';
 
 /** Columns written as 64-bit integers (empty cells become nulls); every other column is text. */
-const INTEGER_COLUMNS = new Set<string>([
-  'persona_id',
-  'total_tokens_in_chat_history_32k',
-  'total_tokens_in_chat_history_128k',
-  'distance_from_related_snippet_to_query_32k',
-  'distance_from_related_snippet_to_query_128k',
-  'num_persona_relevant_tokens_32k',
-  'num_persona_irrelevant_tokens_32k',
-  'num_persona_relevant_tokens_128k',
-  'num_persona_irrelevant_tokens_128k',
-]);
+const INTEGER_COLUMNS = new Set<string>(['persona_id', ...PUBLISHED_COUNT_COLUMNS]);
 
 /**
  * The rows of one split as Parquet (hyparquet-writer: pure JavaScript, no native or wasm build,

@@ -42,7 +42,8 @@ export function pythonBool(value: boolean): 'True' | 'False' {
 
 export type PythonValue = string | number | boolean | null | PythonValue[] | { [key: string]: PythonValue };
 
-export class PythonLiteralError extends Error {
+/** A literal that `ast.literal_eval` would refuse; a SyntaxError, as Python raises. */
+export class PythonLiteralError extends SyntaxError {
   constructor(message: string, at: number) {
     super(`${message} at character ${at}`);
     this.name = 'PythonLiteralError';

@@ -1,10 +1,9 @@
-import OpenAI, { toFile } from 'openai';
-import { PersonagenError } from '../core/errors.js';
+import type OpenAI from 'openai';
+import { toFile } from 'openai';
 import type { BatchBackend, BatchOutcome } from './batch.js';
-import { type OpenAIProviderOptions, buildParams, readCompletion, toLlmError } from './openai.js';
+import { type OpenAIProviderOptions, buildParams, openAIClient, openAISettings, readCompletion, toLlmError } from './openai.js';
 import { llmCodeForStatus } from './parse.js';
 
-const PLACEHOLDER_KEY = 'no-key-required';
 /** Batches looked at when searching for one by its label (newest first). */
 const FIND_LIMIT = 500;
 
@@ -20,22 +19,9 @@ interface OutputLine {
  * output and error files. Every request of one batch uses the same model (the API requires it).
  */
 export function createOpenAIBatchBackend(options: OpenAIProviderOptions): BatchBackend {
-  const { baseURL, maxRetries = 4, timeoutMs = 120_000 } = options;
-  const apiKey = options.apiKey?.trim() ? options.apiKey : undefined;
-  if (apiKey === undefined && !baseURL) {
-    throw new PersonagenError('bad_config', 'Expected `apiKey` for the OpenAI batch API; it may be left out only with a `baseURL`.');
-  }
-  const tokenLimitParam = options.tokenLimitParam ?? (baseURL ? 'max_tokens' : 'max_completion_tokens');
-  const client = new OpenAI({
-    apiKey: apiKey ?? PLACEHOLDER_KEY,
-    // Explicit nulls keep the SDK from reading OPENAI_* variables (the environment is read in config/env.ts).
-    baseURL: baseURL ?? null,
-    organization: null,
-    project: null,
-    adminAPIKey: null,
-    maxRetries,
-    timeout: timeoutMs,
-  });
+  const settings = openAISettings(options, 'Expected `apiKey` for the OpenAI batch API; it may be left out only with a `baseURL`.');
+  const { apiKey, tokenLimitParam } = settings;
+  const client = openAIClient(settings);
   const fail = (signal: AbortSignal) => (error: unknown) => {
     throw toLlmError(error, apiKey, signal);
   };

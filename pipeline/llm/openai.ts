@@ -32,33 +32,19 @@ export interface OpenAIProviderOptions {
 
 /** A provider for the OpenAI Chat Completions API and servers that speak it. */
 export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
-  const { baseURL, maxRetries = 4, timeoutMs = 120_000 } = options;
-  const apiKey = options.apiKey?.trim() ? options.apiKey : undefined;
-  if (apiKey === undefined && !baseURL) {
-    throw new PersonagenError(
-      'bad_config',
-      'Expected `apiKey` for the OpenAI API; it may be left out only with a `baseURL` of a compatible server.',
-    );
-  }
+  const settings = openAISettings(
+    options,
+    'Expected `apiKey` for the OpenAI API; it may be left out only with a `baseURL` of a compatible server.',
+  );
+  const { maxRetries, timeoutMs } = settings;
   if (!Number.isInteger(maxRetries) || maxRetries < 0) {
     throw new PersonagenError('bad_config', `Expected \`maxRetries\` to be an integer >= 0, got ${maxRetries}.`);
   }
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
     throw new PersonagenError('bad_config', `Expected \`timeoutMs\` to be an integer >= 1, got ${timeoutMs}.`);
   }
-  const tokenLimitParam = options.tokenLimitParam ?? (baseURL ? 'max_tokens' : 'max_completion_tokens');
-
-  const client = new OpenAI({
-    apiKey: apiKey ?? PLACEHOLDER_KEY,
-    // Explicit nulls keep the SDK from reading OPENAI_* variables itself; the environment is
-    // read in one place (config/env.ts).
-    baseURL: baseURL ?? null,
-    organization: null,
-    project: null,
-    adminAPIKey: null,
-    maxRetries,
-    timeout: timeoutMs,
-  });
+  const { apiKey, tokenLimitParam } = settings;
+  const client = openAIClient(settings);
 
   return {
     name: 'openai',
@@ -75,6 +61,40 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       return readCompletion(completion, request.model);
     },
   };
+}
+
+/** The options with their defaults; shared with the batch backend (batch-openai.ts). */
+export interface OpenAISettings {
+  /** Undefined when left out or blank. */
+  apiKey: string | undefined;
+  baseURL: string | undefined;
+  maxRetries: number;
+  timeoutMs: number;
+  tokenLimitParam: 'max_tokens' | 'max_completion_tokens';
+}
+
+/** Fills in the defaults; throws `missingKey` when there is neither a key nor a `baseURL`. */
+export function openAISettings(options: OpenAIProviderOptions, missingKey: string): OpenAISettings {
+  const { baseURL, maxRetries = 4, timeoutMs = 120_000 } = options;
+  const apiKey = options.apiKey?.trim() ? options.apiKey : undefined;
+  if (apiKey === undefined && !baseURL) throw new PersonagenError('bad_config', missingKey);
+  const tokenLimitParam = options.tokenLimitParam ?? (baseURL ? 'max_tokens' : 'max_completion_tokens');
+  return { apiKey, baseURL, maxRetries, timeoutMs, tokenLimitParam };
+}
+
+/** The SDK client for these settings; shared with the batch backend (batch-openai.ts). */
+export function openAIClient(settings: OpenAISettings): OpenAI {
+  return new OpenAI({
+    apiKey: settings.apiKey ?? PLACEHOLDER_KEY,
+    // Explicit nulls keep the SDK from reading OPENAI_* variables itself; the environment is
+    // read in one place (config/env.ts).
+    baseURL: settings.baseURL ?? null,
+    organization: null,
+    project: null,
+    adminAPIKey: null,
+    maxRetries: settings.maxRetries,
+    timeout: settings.timeoutMs,
+  });
 }
 
 /** Shared with the batch backend (batch-openai.ts), which sends the same requests. */

@@ -10,12 +10,17 @@ export interface UsageRow extends LlmUsage {
   cacheHits: number;
 }
 
+/** The key usage rolls up under: one row per stage, provider and model. */
+export function usageRowId(r: { stage: string; provider: string; model: string }): string {
+  return `${r.stage}\u0000${r.provider}\u0000${r.model}`;
+}
+
 /** Usage accounting, rolled up by stage, provider and model. */
 export class UsageLedger {
   private readonly rows = new Map<string, UsageRow>();
 
   record(key: { stage: string; provider: string; model: string }, usage: LlmUsage | undefined, cached: boolean): void {
-    const id = `${key.stage}\u0000${key.provider}\u0000${key.model}`;
+    const id = usageRowId(key);
     let row = this.rows.get(id);
     if (!row) {
       row = { ...key, calls: 0, cacheHits: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 };
@@ -34,7 +39,7 @@ export class UsageLedger {
   /** Adds rows recorded elsewhere (e.g. in another process). */
   merge(rows: readonly UsageRow[]): void {
     for (const r of rows) {
-      const id = `${r.stage}\u0000${r.provider}\u0000${r.model}`;
+      const id = usageRowId(r);
       const row = this.rows.get(id);
       if (!row) {
         this.rows.set(id, { ...r });

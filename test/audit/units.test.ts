@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { binomialUpperTail, couldBeReal, nearDuplicates, parsePythonLiteral, scanText, wilson } from '../../pipeline/audit/index.js';
+import { binomialUpperTail, couldBeReal, nearDuplicates, scanText, wilson } from '../../pipeline/audit/index.js';
 import { Rng } from '../../pipeline/core/rng.js';
 import { BANK } from './fixtures.js';
 
@@ -19,17 +19,6 @@ describe('audit statistics', () => {
     // P(X >= 3 | n = 4, p = 1/4) = 4 * (1/4)^3 * 3/4 + (1/4)^4 = 13/256.
     expect(binomialUpperTail(3, 4, 0.25)).toBeCloseTo(13 / 256, 12);
     expect(binomialUpperTail(30_000, 100_000, 0.25)).toBeLessThan(1e-100);
-  });
-});
-
-describe('reading published literals', () => {
-  it('reads the Python dict literal of a published user_query', () => {
-    expect(parsePythonLiteral(`{'role': 'user', 'content': "It's my first time hosting \\u2014 what should I cook?"}`)).toEqual({
-      role: 'user',
-      content: "It's my first time hosting — what should I cook?",
-    });
-    expect(parsePythonLiteral(`['a', "b", None, True, 3.5,]`)).toEqual(['a', 'b', null, true, 3.5]);
-    expect(() => parsePythonLiteral(`{'role': 'user'`)).toThrow(SyntaxError);
   });
 });
 

@@ -60,6 +60,15 @@ describe('Python literals of the published CSVs', () => {
     expect(pythonStr("it's")).toBe(`"it's"`);
   });
 
+  it('reads the dict literal of a published user_query, a trailing comma, and refuses an unclosed dict as a SyntaxError', () => {
+    expect(parsePythonLiteral(`{'role': 'user', 'content': "It's my first time hosting \\u2014 what should I cook?"}`)).toEqual({
+      role: 'user',
+      content: "It's my first time hosting — what should I cook?",
+    });
+    expect(parsePythonLiteral(`['a', "b", None, True, 3.5,]`)).toEqual(['a', 'b', null, true, 3.5]);
+    expect(() => parsePythonLiteral(`{'role': 'user'`)).toThrow(SyntaxError);
+  });
+
   it("writes CSV that Python's csv module reads back cell for cell", () => {
     const rows = QUERIES.map((q, i) => {
       const row = Object.fromEntries(PUBLISHED_COLUMNS.map((c) => [c, ''])) as PublishedRow;
