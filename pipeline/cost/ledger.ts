@@ -119,15 +119,17 @@ export function usageSince(before: readonly UsageRow[], after: readonly UsageRow
 export function datasetTextTokens(input: {
   sessionTokens: number;
   filler: ReadonlyArray<{ tokens: number }>;
-  questions: ReadonlyArray<{ user_query: string; options: readonly string[] }>;
-  tokenizer: Tokenizer;
+  questionTokens: number;
 }): number {
-  let n = input.sessionTokens;
+  let n = input.sessionTokens + input.questionTokens;
   for (const f of input.filler) n += f.tokens;
-  for (const q of input.questions) {
-    n += input.tokenizer.count(q.user_query);
-    for (const o of q.options) n += input.tokenizer.count(o);
-  }
+  return n;
+}
+
+/** Tokens of a question's text as a dataset reader sees it: the query and the four options. */
+export function questionTextTokens(q: { user_query: string; options: readonly string[] }, tokenizer: Tokenizer): number {
+  let n = tokenizer.count(q.user_query);
+  for (const o of q.options) n += tokenizer.count(o);
   return n;
 }
 

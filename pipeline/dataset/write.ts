@@ -5,10 +5,10 @@ import { LLM_STAGES, datasetConfig, stageModel, stageProvider } from '../config/
 import { sha256 } from '../core/hash.js';
 import { Rng } from '../core/rng.js';
 import { writeFileAtomic } from '../core/files.js';
-import { toJsonl } from '../core/jsonl.js';
+import { JsonlSink } from '../core/jsonl-sink.js';
 import { writeDatasetCard } from '../export/card.js';
 import { UsageLedger, type UsageRow } from '../llm/usage.js';
-import { datasetTextTokens, manifestCost, usageSince } from '../cost/ledger.js';
+import { datasetTextTokens, manifestCost, questionTextTokens, usageSince } from '../cost/ledger.js';
 import { pricesFor } from '../cost/prices.js';
 import { Question, Session, User } from '../schemas/records.js';
 import { type Runtime, STORE_DIR } from '../engine/runtime.js';
@@ -52,8 +52,10 @@ export async function writeDataset(rt: Runtime, onUser?: (pid: number) => void):
   const pool: FillerConversation[] = [];
   for (let i = 0; i < fillerPoolSize(rt); i++) pool.push(await artifact(rt, keys.filler(i), FillerConversation, usage));
 
-  const questions: Question[] = [];
-  const users: unknown[] = [];
+  // Streamed to temporary files and renamed into place at the end: memory stays flat with users.
+  const questions = await JsonlSink.open(join(dir, 'questions.jsonl'));
+  const users = await JsonlSink.open(join(dir, 'users.jsonl'));
+  let questionTokens = 0;
   const files: Record<string, string> = {};
   const counts = {
     preferences: {} as Tally,
@@ -72,85 +74,88 @@ export async function writeDataset(rt: Runtime, onUser?: (pid: number) => void):
   // Each user's share of the usage (the artifact keys name the user), for the cost block.
   const usageByUser: Array<{ user: number; usage: UsageRow[] }> = [];
   let sessionTokens = 0;
-  for (let pid = 0; pid < config.users; pid++) {
-    const usageBefore = usage.snapshot();
-    const user = await artifact(rt, keys.user(pid), User, usage);
-    const prefs = await artifact(rt, keys.preferences(pid), PreferencesStageOutput, usage);
-    const plan = await artifact(rt, keys.plan(pid), PlanOutput, usage);
-    const sessions: Session[] = [];
-    for (const s of plan.sessions) sessions.push(await artifact(rt, keys.session(pid, s.session_id), Session, usage));
-    const targets = await targetsFor(rt, pid);
-    const drafted = [];
-    for (const t of targets) {
-      const q = await artifact(rt, keys.question(pid, t.pref_id), QuestionStageOutput, usage);
-      drafts.total += q.drafts.length;
-      for (const d of q.drafts) if (d.failed) bump(drafts.failed_by_filter, d.failed);
-      if (q.question) {
-        drafts.accepted++;
-        drafted.push(q.question);
-      } else drafts.dropped_targets++;
-    }
-    for (const p of prefs.preferences) bump(counts.preferences, p.kind);
-    for (const [kind, v] of Object.entries(prefs.verify)) {
-      bump(verify, `${kind}.asked`, v.asked);
-      bump(verify, `${kind}.kept`, v.kept);
-      bump(verify, `${kind}.duplicates`, v.duplicates);
-      bump(verify, `${kind}.unknown_topic`, v.unknown_topic);
-    }
-    for (const s of sessions) {
-      bump(counts.sessions_by_purpose, s.purpose);
-      bump(counts.sessions_by_task, s.task_type);
-      bump(scenarioUse, s.scenario_id);
-    }
-    const required = new Set(drafted.flatMap((q) => q.requires));
-    const built = config.sizes.map((size) => {
-      const h = buildHistory(
-        { user, size, sessions, preferences: prefs.preferences, required, filler: pool },
-        { rng: (...scope) => rtRng(rt, ...scope), tokenizer: rt.tokenizer },
-      );
-      return { size, ...h };
-    });
-    for (const { size, file } of built) {
-      const rel = `histories/${size}/${pid}.json`;
-      const text = JSON.stringify(file, null, 1);
-      await writeFileAtomic(join(dir, rel), text);
-      files[rel] = sha256(text);
-      const st = (historyStats[size] ??= { count: 0, tokens: [], filler_sessions: 0 });
-      st.count++;
-      st.tokens.push(file.metadata.final_token_count);
-      st.filler_sessions += file.metadata.num_filler_sessions;
-    }
-    for (const d of drafted) {
-      const present = built.filter((b) => d.requires.every((sid) => b.placement.ranges[sid]));
-      const { requires: _r, evidence_session, ...rest } = d;
-      const q = Question.parse({
-        ...rest,
-        histories: Object.fromEntries(present.map((b) => [b.size, `histories/${b.size}/${pid}.json`])),
-        evidence: {
-          session_id: evidence_session,
-          sha256: evidenceHash(sessions.find((s) => s.session_id === evidence_session)!.messages),
-          messages: Object.fromEntries(present.map((b) => [b.size, b.placement.ranges[evidence_session]!])),
-        },
-        distance_tokens: Object.fromEntries(present.map((b) => [b.size, b.placement.distances[evidence_session]!])),
+  try {
+    for (let pid = 0; pid < config.users; pid++) {
+      const usageBefore = usage.snapshot();
+      const user = await artifact(rt, keys.user(pid), User, usage);
+      const prefs = await artifact(rt, keys.preferences(pid), PreferencesStageOutput, usage);
+      const plan = await artifact(rt, keys.plan(pid), PlanOutput, usage);
+      const sessions: Session[] = [];
+      for (const s of plan.sessions) sessions.push(await artifact(rt, keys.session(pid, s.session_id), Session, usage));
+      const targets = await targetsFor(rt, pid);
+      const drafted = [];
+      for (const t of targets) {
+        const q = await artifact(rt, keys.question(pid, t.pref_id), QuestionStageOutput, usage);
+        drafts.total += q.drafts.length;
+        for (const d of q.drafts) if (d.failed) bump(drafts.failed_by_filter, d.failed);
+        if (q.question) {
+          drafts.accepted++;
+          drafted.push(q.question);
+        } else drafts.dropped_targets++;
+      }
+      for (const p of prefs.preferences) bump(counts.preferences, p.kind);
+      for (const [kind, v] of Object.entries(prefs.verify)) {
+        bump(verify, `${kind}.asked`, v.asked);
+        bump(verify, `${kind}.kept`, v.kept);
+        bump(verify, `${kind}.duplicates`, v.duplicates);
+        bump(verify, `${kind}.unknown_topic`, v.unknown_topic);
+      }
+      for (const s of sessions) {
+        bump(counts.sessions_by_purpose, s.purpose);
+        bump(counts.sessions_by_task, s.task_type);
+        bump(scenarioUse, s.scenario_id);
+      }
+      const required = new Set(drafted.flatMap((q) => q.requires));
+      const built = config.sizes.map((size) => {
+        const h = buildHistory(
+          { user, size, sessions, preferences: prefs.preferences, required, filler: pool },
+          { rng: (...scope) => rtRng(rt, ...scope), tokenizer: rt.tokenizer },
+        );
+        return { size, ...h };
       });
-      questions.push(q);
-      bump(counts.questions_by_pref_type, q.pref_type);
-      bump(counts.questions_by_who, q.who);
-      bump(counts.questions_by_updated, String(q.updated));
-      bump(counts.questions_by_scenario, q.conversation_scenario);
+      for (const { size, file } of built) {
+        const rel = `histories/${size}/${pid}.json`;
+        const text = JSON.stringify(file, null, 1);
+        await writeFileAtomic(join(dir, rel), text);
+        files[rel] = sha256(text);
+        const st = (historyStats[size] ??= { count: 0, tokens: [], filler_sessions: 0 });
+        st.count++;
+        st.tokens.push(file.metadata.final_token_count);
+        st.filler_sessions += file.metadata.num_filler_sessions;
+      }
+      for (const d of drafted) {
+        const present = built.filter((b) => d.requires.every((sid) => b.placement.ranges[sid]));
+        const { requires: _r, evidence_session, ...rest } = d;
+        const q = Question.parse({
+          ...rest,
+          histories: Object.fromEntries(present.map((b) => [b.size, `histories/${b.size}/${pid}.json`])),
+          evidence: {
+            session_id: evidence_session,
+            sha256: evidenceHash(sessions.find((s) => s.session_id === evidence_session)!.messages),
+            messages: Object.fromEntries(present.map((b) => [b.size, b.placement.ranges[evidence_session]!])),
+          },
+          distance_tokens: Object.fromEntries(present.map((b) => [b.size, b.placement.distances[evidence_session]!])),
+        });
+        await questions.write(q);
+        questionTokens += questionTextTokens(q, rt.tokenizer);
+        bump(counts.questions_by_pref_type, q.pref_type);
+        bump(counts.questions_by_who, q.who);
+        bump(counts.questions_by_updated, String(q.updated));
+        bump(counts.questions_by_scenario, q.conversation_scenario);
+      }
+      await users.write({ ...user, preferences: prefs.preferences });
+      usageByUser.push({ user: pid, usage: usageSince(usageBefore, usage.snapshot()) });
+      sessionTokens += sessions.reduce((n, s) => n + s.tokens, 0);
+      onUser?.(pid);
     }
-    users.push({ ...user, preferences: prefs.preferences });
-    usageByUser.push({ user: pid, usage: usageSince(usageBefore, usage.snapshot()) });
-    sessionTokens += sessions.reduce((n, s) => n + s.tokens, 0);
-    onUser?.(pid);
+  } catch (error) {
+    await questions.abort();
+    await users.abort();
+    throw error;
   }
 
-  const questionsText = toJsonl(questions);
-  const usersText = toJsonl(users);
-  await writeFileAtomic(join(dir, 'questions.jsonl'), questionsText);
-  await writeFileAtomic(join(dir, 'users.jsonl'), usersText);
-  files['questions.jsonl'] = sha256(questionsText);
-  files['users.jsonl'] = sha256(usersText);
+  files['questions.jsonl'] = await questions.commit();
+  files['users.jsonl'] = await users.commit();
 
   const uses = Object.values(scenarioUse).sort((a, b) => a - b);
   const prompts = ALL_PROMPTS.map((p) => ({ id: p.id, version: p.version, sha256: sha256(p.instructions) }));
@@ -166,8 +171,8 @@ export async function writeDataset(rt: Runtime, onUser?: (pid: number) => void):
     prompts,
     counts: {
       users: config.users,
-      questions: questions.length,
-      questions_per_user: Number((questions.length / config.users).toFixed(2)),
+      questions: questions.lines,
+      questions_per_user: Number((questions.lines / config.users).toFixed(2)),
       ...Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, sortKeys(v)])),
       preference_verify: sortKeys(verify),
       drafts: {
@@ -201,8 +206,8 @@ export async function writeDataset(rt: Runtime, onUser?: (pid: number) => void):
       prices: pricesFor(config),
       usage: usage.snapshot(),
       byUser: usageByUser,
-      acceptedQuestions: questions.length,
-      textTokens: datasetTextTokens({ sessionTokens, filler: pool, questions, tokenizer: rt.tokenizer }),
+      acceptedQuestions: questions.lines,
+      textTokens: datasetTextTokens({ sessionTokens, filler: pool, questionTokens }),
     }),
     files: Object.fromEntries(Object.entries(files).sort(([a], [b]) => a.localeCompare(b))),
   };
@@ -210,7 +215,7 @@ export async function writeDataset(rt: Runtime, onUser?: (pid: number) => void):
   // The card is rendered from the manifest and questions.jsonl, after them; it is not in `files`
   // because people edit cards by hand before publishing, and that is no corruption.
   await writeDatasetCard(dir);
-  return { questions: questions.length, files: Object.keys(files).length + 1 };
+  return { questions: questions.lines, files: Object.keys(files).length + 1 };
 }
 
 function summarizeUsage(rows: UsageRow[]) {

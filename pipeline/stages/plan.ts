@@ -21,6 +21,12 @@ export type PlanOutput = z.infer<typeof PlanOutput>;
 /** Scenarios a preference of this kind and topic can appear in: same topic, else same domain, else any. */
 function candidates(catalog: Catalog, topic: string, kind: string): Scenario[] {
   const fits = (s: Scenario) => s.pref_kinds.includes(kind as Scenario['pref_kinds'][number]);
+  // Sensitive data comes up wherever forms and accounts do (banks, landlords, clinics, HR), not
+  // only under one topic: spread those sessions over every scenario that suits them.
+  if (kind === 'sensitive_info') {
+    const suited = catalog.scenarios.filter(fits);
+    if (suited.length > 0) return suited;
+  }
   const same = catalog.scenarios.filter((s) => s.topic === topic);
   const sameKind = same.filter(fits);
   if (sameKind.length > 0) return sameKind;
