@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { readEnv } from '../config/index.js';
-import { JOB_KINDS, type JobKind, redisUrlFor, shownRedisUrl, startWorker } from '../queue/index.js';
+import { JOB_KINDS, type JobKind, type WorkerHandle, redisUrlFor, shownRedisUrl, startWorker } from '../queue/index.js';
 
 const positiveInt = (name: string) => (value: string) => {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`Expected \`${name}\` to be an integer >= 1, got ${value}`);
@@ -34,6 +34,30 @@ export function registerWorkerCommand(program: Command): void {
     .action(async (o: { dir: string; redis?: string; concurrency?: number; queues?: JobKind[]; exitWhenDone?: boolean }) => {
       const redisUrl = redisUrlFor(o.redis, undefined, readEnv());
       const log = (line: string) => process.stderr.write(`${line}\n`);
+      const started: { handle?: WorkerHandle } = {};
+      let stopping: string | undefined;
+      let signals = 0;
+      const stop = (why: string) => {
+        if (stopping) return;
+        stopping = why;
+        if (started.handle) {
+          log(`worker ${process.pid}: ${why}; finishing running jobs`);
+          void started.handle.close();
+        }
+      };
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (++signals > 1) process.exit(130); // a second signal: stop now; the locks expire and other workers take the jobs
+        stop(sig);
+      };
+      // Installed before the (slow) start, so a stop asked for meanwhile is not lost.
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      // Started by a coordinator: stop with it, even when it was killed, or died while this started.
+      if (process.send) {
+        if (!process.connected) stop('coordinator gone');
+        process.channel?.unref();
+        process.once('disconnect', () => stop('coordinator gone'));
+      }
       const handle = await startWorker({
         dir: resolve(process.cwd(), o.dir),
         redisUrl,
@@ -42,19 +66,11 @@ export function registerWorkerCommand(program: Command): void {
         exitWhenDone: o.exitWhenDone,
         log,
       });
+      started.handle = handle;
       log(`worker ${process.pid}: run ${handle.runId} on ${shownRedisUrl(redisUrl)}, queues ${(o.queues ?? JOB_KINDS).join(',')}`);
-      let signals = 0;
-      const stop = (why: string) => {
-        if (++signals > 1) process.exit(130); // a second signal: stop now; locks expire and others take the jobs
-        log(`worker ${process.pid}: ${why}; finishing running jobs`);
+      if (stopping) {
+        log(`worker ${process.pid}: ${stopping}; stopping`);
         void handle.close();
-      };
-      process.on('SIGTERM', () => stop('SIGTERM'));
-      process.on('SIGINT', () => stop('SIGINT'));
-      // Started by a coordinator: stop with it, even when it was killed.
-      if (process.channel) {
-        process.channel.unref();
-        process.once('disconnect', () => stop('coordinator gone'));
       }
       await handle.closed;
       log(`worker ${process.pid}: stopped after ${handle.processed} jobs`);
