@@ -58,6 +58,14 @@ const TASK_NOTE: Record<TaskType, string> = {
   multimodal: ' I have taken a photo of it.',
 };
 
+/** What the user says of an attached picture: never the topic, so the picture adds no hint. */
+const IMAGE_NOTES = [
+  'a picture I took this morning',
+  'a quick snap from my phone',
+  'a screenshot I saved yesterday',
+  'the picture I mentioned',
+];
+
 const CHANGE_LINES = [
   'A few things have shifted for me over the last couple of months.',
   'My routine looks quite different these days.',
@@ -186,7 +194,7 @@ export function composeSession(spec: SessionSpec, rng: Rng): Msg[] {
   } else {
     const framed =
       spec.task_type === 'multimodal' && t.image_frames
-        ? `${fill(rng.pick(t.image_frames), { image: `a photo I took for this, ${vars.topic_label} related` })}\n\n${material}`
+        ? `${fill(rng.pick(t.image_frames), { image: rng.pick(IMAGE_NOTES) })}\n\n${material}`
         : `${f(wrapper.head)}${wrapper.head ? '\n\n' : ''}${material}${wrapper.tail ? '\n\n' : ''}${f(wrapper.tail)}`;
     messages.push({ role: 'user', content: `${f(rng.pick(t.content_intros))}\n\n${framed}` });
     const body =
