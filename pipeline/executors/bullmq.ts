@@ -136,12 +136,25 @@ export async function runBullmq(rt: Runtime, options: BullmqRunOptions = {}): Pr
       await redis.set(runKey(run, 'status'), 'done', 'EX', 24 * 3600).catch(() => undefined);
       // The run store holds the finished work; the run's queues are no longer needed.
       for (const q of Object.values(queues)) await q.obliterate({ force: true }).catch(() => undefined);
+      // A worker that was still closing can recreate a queue's rate-limit key after obliterate.
+      await deleteRunKeys(redis, `${prefix}:${run.run_id}-*`).catch(() => undefined);
     }
     await Promise.allSettled([...Object.values(queues).map((q) => q.close()), flows.close()]);
     await redis.quit().catch(() => undefined);
     redis.disconnect();
   }
   if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new PersonagenError('aborted', 'the run was stopped');
+}
+
+/** Deletes the keys matching a pattern, scanning in bounded batches. */
+async function deleteRunKeys(redis: Redis, pattern: string): Promise<void> {
+  let cursor = '0';
+  for (let round = 0; round < 10_000; round++) {
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    if (found.length > 0) await redis.del(...found);
+    cursor = next;
+    if (cursor === '0') return;
+  }
 }
 
 async function checkRedis(url: string): Promise<void> {
