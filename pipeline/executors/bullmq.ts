@@ -1,5 +1,5 @@
+import { within } from '../core/time.js';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { access } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FlowProducer, Queue } from 'bullmq';
@@ -200,23 +200,14 @@ async function prepareQueues(queues: Record<JobKind, Queue>, redis: Redis, log: 
   if (orphans > 0) log(`${orphans} job(s) were left active by workers that stopped; they go back to the queue`);
 }
 
-async function exists(rt: Runtime, key: string): Promise<boolean> {
-  try {
-    await access(rt.store.path(key));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The first missing artifact of a user (profile, preferences, plan, sessions, questions); undefined when all exist. */
 async function firstMissing(rt: Runtime, pid: number): Promise<string | undefined> {
-  for (const key of [keys.user(pid), keys.preferences(pid), keys.plan(pid)]) if (!(await exists(rt, key))) return key;
+  for (const key of [keys.user(pid), keys.preferences(pid), keys.plan(pid)]) if (!(await rt.store.has(key))) return key;
   const plan = await rt.store.get(keys.plan(pid), PlanOutput);
   if (!plan) return keys.plan(pid);
-  for (const s of plan.output.sessions) if (!(await exists(rt, keys.session(pid, s.session_id)))) return keys.session(pid, s.session_id);
+  for (const s of plan.output.sessions) if (!(await rt.store.has(keys.session(pid, s.session_id)))) return keys.session(pid, s.session_id);
   const targets = await targetsFor(rt, pid);
-  for (const t of targets) if (!(await exists(rt, keys.question(pid, t.pref_id)))) return keys.question(pid, t.pref_id);
+  for (const t of targets) if (!(await rt.store.has(keys.question(pid, t.pref_id)))) return keys.question(pid, t.pref_id);
   return undefined;
 }
 
@@ -265,7 +256,7 @@ async function coordinate(
 
   const fillers = fillerPoolSize(rt);
   const fillerPending = new Set<number>();
-  for (let i = 0; i < fillers; i++) if (!(await exists(rt, keys.filler(i)))) fillerPending.add(i);
+  for (let i = 0; i < fillers; i++) if (!(await rt.store.has(keys.filler(i)))) fillerPending.add(i);
   const fillerJob = (index: number) => ({ name: 'filler', data: { index }, opts: { ...opts, jobId: jobId('filler', { index }) } });
   const addFillers = async (indices: number[]) => {
     for (let i = 0; i < indices.length; i += 500) await queues.filler.addBulk(indices.slice(i, i + 500).map(fillerJob));
@@ -322,7 +313,7 @@ async function coordinate(
     }
 
     if (fillerPending.size > 0) {
-      for (const i of [...fillerPending].slice(0, 2000)) if (await exists(rt, keys.filler(i))) fillerPending.delete(i);
+      for (const i of [...fillerPending].slice(0, 2000)) if (await rt.store.has(keys.filler(i))) fillerPending.delete(i);
       if (tick % 8 === 0) {
         const lost: number[] = [];
         for (const i of [...fillerPending].slice(0, 2000)) {
@@ -333,7 +324,7 @@ async function coordinate(
             fillersFailed++;
             failures.push(`filler ${i}: ${job?.failedReason ?? 'failed'}`);
           } else if (s === 'unknown' || s === 'completed') {
-            if (!(await exists(rt, keys.filler(i)))) lost.push(i);
+            if (!(await rt.store.has(keys.filler(i)))) lost.push(i);
           }
         }
         if (lost.length > 0) {
@@ -394,17 +385,6 @@ function statsReader(redis: Redis, key: string, rt: Runtime) {
       }
     },
   };
-}
-
-/** Resolves true if `p` settles within `ms`, false otherwise (p keeps running). */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
-  try {
-    return await Promise.race([p.then(() => true as const), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function throttled(log: (line: string) => void): (line: string) => void {

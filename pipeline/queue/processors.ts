@@ -1,4 +1,3 @@
-import { access } from 'node:fs/promises';
 import { type Job, type Queue, UnrecoverableError, WaitingChildrenError, WaitingError, Worker } from 'bullmq';
 import { ZodError } from 'zod';
 import { PersonagenError } from '../core/errors.js';
@@ -54,19 +53,10 @@ function oneLine(text: string, max = 500): string {
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
-async function exists(rt: Runtime, key: string): Promise<boolean> {
-  try {
-    await access(rt.store.path(key));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Fails the job as blocked when an input artifact is missing, naming the failure upstream when known. */
 async function requireInputs(rt: Runtime, job: Job, inputs: string[]): Promise<void> {
   const missing: string[] = [];
-  for (const key of inputs) if (!(await exists(rt, key))) missing.push(key);
+  for (const key of inputs) if (!(await rt.store.has(key))) missing.push(key);
   if (missing.length === 0) return;
   const upstream = Object.values(await job.getIgnoredChildrenFailures().catch(() => ({}) as Record<string, string>));
   throw new BlockedError(`blocked: ${missing.join(', ')} missing${upstream[0] ? ` (${upstream[0]})` : ''}`);
@@ -89,7 +79,7 @@ async function ensureLayer<K extends 'sessions' | 'questions'>(
   const { rt, queues } = ctx;
   const queue = queues[kind];
   const missing: Array<JobDataOf<K>> = [];
-  for (const u of units) if (!(await exists(rt, jobId(kind, u)))) missing.push(u);
+  for (const u of units) if (!(await rt.store.has(jobId(kind, u)))) missing.push(u);
   if (missing.length === 0) return [];
   const failures: string[] = [];
   const toAdd: Array<JobDataOf<K>> = [];

@@ -1,3 +1,4 @@
+import { within } from '../core/time.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -223,17 +224,6 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   if (options.exitWhenDone) watchDone();
   return handle;
-}
-
-/** Resolves true if `p` settles within `ms`, false otherwise (p keeps running). */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
-  try {
-    return await Promise.race([p.then(() => true as const), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function guard(fn: () => void, log: (line: string) => void): void {

@@ -1,3 +1,4 @@
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { readIfExists, writeFileAtomic } from '../core/files.js';
@@ -33,6 +34,17 @@ export class RunStore {
 
   path(key: string): string {
     return join(this.root, `${key}.json`);
+  }
+
+  /** Whether an artifact exists, without reading it. */
+  async has(key: string): Promise<boolean> {
+    if (this.recent.has(key)) return true;
+    try {
+      await access(this.path(key));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async get<S extends z.ZodType>(key: string, schema: S): Promise<Artifact<z.infer<S>> | undefined> {
