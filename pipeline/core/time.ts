@@ -8,3 +8,14 @@ export async function within(p: Promise<unknown>, ms: number): Promise<boolean> 
     clearTimeout(timer);
   }
 }
+
+/** The same log line at most once every 10 s (a Redis restart makes every connection complain). */
+export function throttled(log: (line: string) => void): (line: string) => void {
+  const last = new Map<string, number>();
+  return (line) => {
+    const now = Date.now();
+    if ((last.get(line) ?? 0) + 10_000 > now) return;
+    last.set(line, now);
+    log(line);
+  };
+}

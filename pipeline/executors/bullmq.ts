@@ -1,4 +1,4 @@
-import { within } from '../core/time.js';
+import { throttled, within } from '../core/time.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -384,16 +384,6 @@ function statsReader(redis: Redis, key: string, rt: Runtime) {
         ]);
       }
     },
-  };
-}
-
-function throttled(log: (line: string) => void): (line: string) => void {
-  const last = new Map<string, number>();
-  return (line) => {
-    const now = Date.now();
-    if ((last.get(line) ?? 0) + 10_000 > now) return;
-    last.set(line, now);
-    log(line);
   };
 }
 

@@ -1,4 +1,4 @@
-import { within } from '../core/time.js';
+import { throttled, within } from '../core/time.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -122,7 +122,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const fallbackBlockMs = run.bullmq.backoff_ms;
 
   const limiterRedis = new Redis({ ...connection, lazyConnect: false });
-  const errors = throttledLog(log);
+  const errors = throttled(log);
   limiterRedis.on('error', (e: Error) => errors(`redis ${shownRedisUrl(options.redisUrl)}: ${e.message}`));
   const limiter = new RateLimiter(limiterRedis, prefix, run.rate_limits);
   const tokenizer = tokenizerFor(config.tokenizer);
@@ -240,17 +240,6 @@ async function guardAsync(fn: () => Promise<unknown>, log: (line: string) => voi
   } catch (error) {
     log(`cleanup: ${(error as Error).message}`);
   }
-}
-
-/** The same error line at most once every 10 s (a Redis restart makes every connection complain). */
-function throttledLog(log: (line: string) => void): (line: string) => void {
-  const last = new Map<string, number>();
-  return (line) => {
-    const now = Date.now();
-    if ((last.get(line) ?? 0) + 10_000 > now) return;
-    last.set(line, now);
-    log(line);
-  };
 }
 
 /**
